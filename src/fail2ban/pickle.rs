@@ -1,0 +1,1 @@
+//! Pickle codec for fail2ban's control socket (placeholder, being written).

@@ -1,0 +1,1 @@
+//! Typed views of fail2ban replies (placeholder, being written).

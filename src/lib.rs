@@ -1,0 +1,9 @@
+//! banwatch: a tiny single-threaded sidecar that shows and checks fail2ban.
+//!
+//! The binary (`src/main.rs`) is the process edge; everything else lives here so that
+//! integration tests, benches and fuzz targets can reach the pure parts (pickle codec,
+//! HTTP parser) without a socket.
+
+#![forbid(unsafe_code)]
+
+pub mod fail2ban;
