@@ -6,4 +6,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod api;
+pub mod check;
+pub mod cli;
+pub mod event_loop;
 pub mod fail2ban;
+pub mod http;
+pub mod metrics;
+pub mod sd_notify;
+pub mod state;
+pub mod timefmt;
+pub mod token;

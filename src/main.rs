@@ -1,1 +1,127 @@
-fn main() {}
+//! The process edge: parse the command line, run the command, map the outcome to an exit code.
+//! Exit codes: 0 success; 1 a check failed or fail2ban answered with an error; 2 usage errors,
+//! startup errors, or fail2ban cannot be reached (`query`).
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use banwatch::api::Context;
+use banwatch::cli::{self, Command, ServeConfig};
+use banwatch::event_loop::{self, Server};
+use banwatch::fail2ban::{client, Error};
+use banwatch::metrics::HttpStats;
+use banwatch::state::State;
+
+fn main() -> ExitCode {
+    let command = match cli::parse(std::env::args_os().skip(1), |k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("banwatch: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        Command::Help => {
+            print!("{}", cli::HELP);
+            ExitCode::SUCCESS
+        }
+        Command::Version => {
+            println!("banwatch {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Check { url, timeout } => {
+            let (line, ok) = banwatch::check::run(&url, timeout);
+            println!("{line}");
+            ExitCode::from(if ok { 0 } else { 1 })
+        }
+        Command::Query {
+            socket,
+            timeout,
+            args,
+        } => query(&socket, args, timeout),
+        Command::Serve(config) => match serve(config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("banwatch: {e}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn query(socket: &std::path::Path, args: Vec<String>, timeout: std::time::Duration) -> ExitCode {
+    let max = banwatch::fail2ban::pickle::DEFAULT_MAX_REPLY;
+    match client::query(socket, args, timeout, max) {
+        Ok(value) => {
+            println!("{}", value.to_json());
+            ExitCode::SUCCESS
+        }
+        Err(Error::Server(e)) => {
+            println!("{}", serde_json::json!({ "error": e.to_json() }));
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("banwatch: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn serve(config: ServeConfig) -> Result<(), String> {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_timestamp_secs()
+        .init();
+    let token = match &config.token_file {
+        Some(path) => Some(banwatch::token::read_token_file(path)?),
+        None => None,
+    };
+    let listener = TcpListener::bind(config.listen).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "{} is in use: another banwatch or exporter on it? use --listen ADDR to pick another",
+            config.listen
+        ),
+        std::io::ErrorKind::PermissionDenied => {
+            format!(
+                "cannot bind {}: permission denied (ports below 1024 need root)",
+                config.listen
+            )
+        }
+        _ => format!("cannot listen on {}: {e}", config.listen),
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("listener: {e}"))?;
+    let signals = event_loop::install_signals().map_err(|e| format!("signal handlers: {e}"))?;
+    let fail2ban = client::Client::new(config.socket.clone(), config.timeout, config.max_reply);
+    let state = State::new(fail2ban, config.interval, Instant::now());
+    let ctx = Context {
+        token,
+        protect_reads: config.protect_reads,
+        metrics_per_ip: config.metrics_per_ip,
+        stats: HttpStats::default(),
+        open_connections: 0,
+    };
+    log::info!(
+        "banwatch {} listening on http://{} for fail2ban at {} (writes {})",
+        env!("CARGO_PKG_VERSION"),
+        config.listen,
+        config.socket.display(),
+        if ctx.token.is_some() {
+            "enabled"
+        } else {
+            "disabled"
+        }
+    );
+    let mut server = Server::new(
+        listener,
+        state,
+        ctx,
+        config.token_file,
+        config.max_connections,
+        signals,
+    );
+    server.run().map_err(|e| format!("event loop: {e}"))?;
+    log::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,627 @@
+//! Routing and JSON: one `match` over (method, path), the auth rules, and the mapping from
+//! errors to status codes. Handlers read `State`; those that need fail2ban either submit a
+//! command tagged with the connection (`Outcome::Command`) or wait for a shared fetch
+//! (`Outcome::Wait`, re-run when the state changes).
+
+use std::net::IpAddr;
+use std::time::{Instant, SystemTime};
+
+use serde_json::{json, Value as Json};
+
+use crate::fail2ban::pickle::Value;
+use crate::fail2ban::{replies, Error};
+use crate::http::{Request, Response};
+use crate::metrics;
+use crate::state::{Ban, BansView, Health, State, Tag};
+use crate::timefmt::{rfc3339, rfc3339_unix};
+
+/// Largest `page_size` a client may ask for.
+pub const MAX_PAGE_SIZE: usize = 500;
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+
+const INDEX_HTML: &str = include_str!("../assets/index.html");
+const APP_JS: &str = include_str!("../assets/app.js");
+const APP_CSS: &str = include_str!("../assets/app.css");
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// What the router decided.
+pub enum Outcome {
+    Respond(Response),
+    /// Waiting for shared state (a ban-list fetch); route again when it changes.
+    Wait,
+    /// A command tagged `Tag::Conn(id)` was submitted; finish with `finish` when it completes.
+    Command(Pending),
+}
+
+/// What to make of a connection's own command when it completes.
+#[derive(Debug, Clone)]
+pub enum Pending {
+    Ban { jail: String, ip: String },
+    Unban { jail: String, ip: String },
+    BannedIp { ip: String },
+}
+
+/// Per-process facts the router needs besides `State`.
+pub struct Context {
+    /// The bearer token; `None` means writes are disabled.
+    pub token: Option<Vec<u8>>,
+    pub protect_reads: bool,
+    pub metrics_per_ip: usize,
+    pub stats: metrics::HttpStats,
+    pub open_connections: usize,
+}
+
+pub fn route(
+    req: &Request,
+    state: &mut State,
+    ctx: &Context,
+    conn: u64,
+    asked_at: Instant,
+) -> Outcome {
+    let segments = match split_path(req.path()) {
+        Ok(s) => s,
+        Err(msg) => return Outcome::Respond(Response::error(400, msg)),
+    };
+    let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let method = req.method.as_str();
+    let read = matches!(method, "GET" | "HEAD");
+    let respond = Outcome::Respond;
+    match (method, seg.as_slice()) {
+        (_, [] | ["app.js"] | ["app.css"]) if read => respond(asset(req, &seg)),
+        (_, ["livez"]) if read => respond(
+            Response::json(200, &json!({"status": "pass"})).header("Cache-Control", "no-store"),
+        ),
+        (_, ["health"] | ["readyz"] | ["api", "health"]) if read => respond(health(state)),
+        (_, ["metrics"]) if read => respond(check_read(req, ctx).unwrap_or_else(|| {
+            Response::new(
+                200,
+                "text/plain; version=0.0.4; charset=utf-8",
+                metrics::render(state, ctx).into_bytes(),
+            )
+        })),
+        (_, ["api", "v1", "status"]) if read => {
+            respond(check_read(req, ctx).unwrap_or_else(|| status(state, ctx)))
+        }
+        (_, ["api", "v1", "jails"]) if read => {
+            respond(check_read(req, ctx).unwrap_or_else(|| jails(req, state)))
+        }
+        (_, ["api", "v1", "jails", jail]) if read => {
+            respond(check_read(req, ctx).unwrap_or_else(|| jail_detail(state, jail)))
+        }
+        (_, ["api", "v1", "jails", jail, "bans"]) if read => match check_read(req, ctx) {
+            Some(r) => respond(r),
+            None => bans(req, state, jail, asked_at),
+        },
+        ("POST", ["api", "v1", "jails", jail, "bans"]) => write(req, state, ctx, conn, jail, None),
+        ("DELETE", ["api", "v1", "jails", jail, "bans", ip]) => {
+            write(req, state, ctx, conn, jail, Some(ip))
+        }
+        (_, ["api", "v1", "bans", ip]) if read => match check_read(req, ctx) {
+            Some(r) => respond(r),
+            None => banned_ip(state, conn, ip),
+        },
+        (_, path) => respond(match allowed(path) {
+            Some(allow) => {
+                Response::error(405, &format!("{method} is not allowed here; use {allow}"))
+                    .header("Allow", allow)
+            }
+            None => Response::error(404, &format!("no such path: {}", req.path())),
+        }),
+    }
+}
+
+/// Methods each known path takes, for 405 answers.
+fn allowed(path: &[&str]) -> Option<&'static str> {
+    match path {
+        []
+        | ["app.js"]
+        | ["app.css"]
+        | ["livez"]
+        | ["health"]
+        | ["readyz"]
+        | ["api", "health"]
+        | ["metrics"] => Some("GET, HEAD"),
+        ["api", "v1", "status"]
+        | ["api", "v1", "jails"]
+        | ["api", "v1", "jails", _]
+        | ["api", "v1", "bans", _] => Some("GET, HEAD"),
+        ["api", "v1", "jails", _, "bans"] => Some("GET, HEAD, POST"),
+        ["api", "v1", "jails", _, "bans", _] => Some("DELETE"),
+        _ => None,
+    }
+}
+
+/// Split and percent-decode the path. Refuses invalid UTF-8 and dot segments (traversal).
+fn split_path(path: &str) -> Result<Vec<String>, &'static str> {
+    let mut out = Vec::new();
+    for raw in path.split('/').filter(|s| !s.is_empty()) {
+        let seg = percent_decode(raw).ok_or("the path is not valid percent-encoded UTF-8")?;
+        if seg == "." || seg == ".." || seg.contains('/') || seg.contains('\0') {
+            return Err("the path has a dot segment or an encoded slash");
+        }
+        out.push(seg);
+    }
+    Ok(out)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.query().split('&').find_map(|kv| {
+        kv.split_once('=')
+            .filter(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    })
+}
+
+/// `Some(response)` when the token is required and missing or wrong.
+fn check_read(req: &Request, ctx: &Context) -> Option<Response> {
+    if ctx.protect_reads {
+        return check_token(req, ctx);
+    }
+    None
+}
+
+fn check_token(req: &Request, ctx: &Context) -> Option<Response> {
+    let Some(token) = &ctx.token else {
+        return Some(Response::error(
+            403,
+            "writes are disabled: start banwatch with --token-file PATH (a file holding the bearer token) to enable them",
+        ));
+    };
+    let given = req
+        .authorization
+        .as_deref()
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(g) if constant_time_eq(g.as_bytes(), token) => None,
+        Some(_) => Some(
+            Response::error(401, "wrong bearer token")
+                .header("WWW-Authenticate", "Bearer realm=\"banwatch\""),
+        ),
+        None => Some(
+            Response::error(401, "missing token: send Authorization: Bearer <token>")
+                .header("WWW-Authenticate", "Bearer realm=\"banwatch\""),
+        ),
+    }
+}
+
+/// Compares in time that depends only on the lengths, not on where the bytes differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= usize::from(x ^ y);
+    }
+    diff == 0
+}
+
+fn asset(req: &Request, seg: &[&str]) -> Response {
+    let (body, content_type) = match seg {
+        ["app.js"] => (APP_JS, "text/javascript; charset=utf-8"),
+        ["app.css"] => (APP_CSS, "text/css; charset=utf-8"),
+        _ => (INDEX_HTML, "text/html; charset=utf-8"),
+    };
+    let etag = format!("\"{:016x}\"", fnv1a(body.as_bytes()));
+    let matches = req
+        .if_none_match
+        .as_deref()
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let resp = if matches {
+        Response::new(304, content_type, &b""[..])
+    } else {
+        Response::new(200, content_type, body.as_bytes())
+    };
+    resp.header("ETag", etag)
+        .header("Cache-Control", "no-cache")
+        .header("Content-Security-Policy", CSP)
+        .header("X-Content-Type-Options", "nosniff")
+        .header("Referrer-Policy", "no-referrer")
+        .header("X-Frame-Options", "DENY")
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+fn health(state: &State) -> Response {
+    let checked_at = state.checked_at.map(rfc3339);
+    let (code, body) = match state.health {
+        Health::Online => (
+            200,
+            json!({"status": "pass", "fail2ban": "online", "version": state.version, "jails": state.jails.len(), "checked_at": checked_at}),
+        ),
+        Health::Offline => (
+            503,
+            json!({"status": "fail", "fail2ban": "offline", "error": state.error, "since": rfc3339(state.since), "checked_at": checked_at}),
+        ),
+        Health::Unknown => (
+            503,
+            json!({"status": "fail", "fail2ban": "unknown", "error": "no probe of fail2ban has finished yet", "since": rfc3339(state.since), "checked_at": checked_at}),
+        ),
+    };
+    let mut resp = Response::json(code, &body);
+    resp.content_type = "application/health+json";
+    let resp = resp.header("Cache-Control", "no-store");
+    if code == 503 {
+        resp.header("Retry-After", state.interval.as_secs().max(1).to_string())
+    } else {
+        resp
+    }
+}
+
+fn status(state: &State, ctx: &Context) -> Response {
+    let [cf, tf, cb, tb] = state.totals();
+    let events: Vec<Json> = state
+        .events
+        .iter()
+        .rev()
+        .map(|e| json!({"at": rfc3339(e.at), "kind": e.kind, "reason": e.reason, "suspected_cause": e.suspected_cause}))
+        .collect();
+    let pending = state.pending_recovery.as_ref().map(|p| {
+        json!({"write": p.write.what, "at": rfc3339(p.write.at), "offline_at": rfc3339(p.offline_at)})
+    });
+    let uptime = SystemTime::now()
+        .duration_since(state.started_at)
+        .map_or(0, |d| d.as_secs());
+    Response::json(
+        200,
+        &json!({
+            "fail2ban": {
+                "state": state.health.as_str(),
+                "online": state.health == Health::Online,
+                "version": state.version,
+                "since": rfc3339(state.since),
+                "error": state.error,
+                "checked_at": state.checked_at.map(rfc3339),
+            },
+            "jails": state.jails.iter().map(|j| j.name.as_str()).collect::<Vec<_>>(),
+            "totals": {"currently_failed": cf, "total_failed": tf, "currently_banned": cb, "total_banned": tb},
+            "events": events,
+            "pending_recovery": pending,
+            "banwatch": {
+                "version": env!("CARGO_PKG_VERSION"),
+                "uptime_s": uptime,
+                "interval_s": state.interval.as_secs_f64(),
+                "writes_enabled": ctx.token.is_some(),
+                "reads_protected": ctx.protect_reads,
+                "fail2ban_commands": state.client.commands_sent,
+                "ban_list_fetches": state.ban_list_fetches,
+                "probe_duration_s": state.last_probe_duration.map(|d| d.as_secs_f64()),
+            },
+        }),
+    )
+    .header("Cache-Control", "no-store")
+}
+
+/// `(page, page_size)` from the query, or a 400 response.
+fn pagination(req: &Request) -> Result<(usize, usize), Response> {
+    let parse = |name: &str, default: usize, max: usize| match query_param(req, name) {
+        None | Some("") => Ok(default),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(Response::error(
+                400,
+                &format!("{name} must be a whole number from 1 to {max}, not '{v}'"),
+            )),
+        },
+    };
+    Ok((
+        parse("page", 1, 1_000_000_000)?,
+        parse("page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?,
+    ))
+}
+
+fn page_of<T>(items: &[T], page: usize, page_size: usize, f: impl Fn(&T) -> Json) -> Json {
+    let total = items.len();
+    let start = (page - 1).saturating_mul(page_size).min(total);
+    let end = start.saturating_add(page_size).min(total);
+    json!({
+        "items": items[start..end].iter().map(f).collect::<Vec<_>>(),
+        "pagination": {"page": page, "page_size": page_size, "total": total, "total_pages": total.div_ceil(page_size)},
+    })
+}
+
+fn jail_summary(j: &crate::state::Jail) -> Json {
+    let s = j.status.as_ref();
+    json!({
+        "name": j.name,
+        "currently_failed": s.map(|s| s.currently_failed),
+        "total_failed": s.map(|s| s.total_failed),
+        "currently_banned": s.map(|s| s.currently_banned),
+        "total_banned": s.map(|s| s.total_banned),
+    })
+}
+
+fn jails(req: &Request, state: &State) -> Response {
+    match pagination(req) {
+        Ok((page, size)) => Response::json(200, &page_of(&state.jails, page, size, jail_summary)),
+        Err(r) => r,
+    }
+}
+
+fn no_such_jail(state: &State, jail: &str) -> Response {
+    if state.health != Health::Online {
+        return offline(state);
+    }
+    Response::error(
+        404,
+        &format!("no jail named '{jail}' (jails: {})", names(state)),
+    )
+}
+
+fn names(state: &State) -> String {
+    state
+        .jails
+        .iter()
+        .map(|j| j.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn offline(state: &State) -> Response {
+    let why = state
+        .error
+        .as_deref()
+        .unwrap_or("no probe of fail2ban has finished yet");
+    Response::error(503, &format!("fail2ban is offline: {why}"))
+        .header("Retry-After", state.interval.as_secs().max(1).to_string())
+}
+
+fn jail_detail(state: &State, jail: &str) -> Response {
+    let Some(j) = state.jail(jail) else {
+        return no_such_jail(state, jail);
+    };
+    let mut body = jail_summary(j);
+    let s = j.status.as_ref();
+    body["bantime"] = json!(j.settings.bantime);
+    body["findtime"] = json!(j.settings.findtime);
+    body["maxretry"] = json!(j.settings.maxretry);
+    body["files"] = json!(s.map(|s| &s.files));
+    body["journal_matches"] = json!(s.map(|s| &s.journal_matches));
+    Response::json(200, &body)
+}
+
+fn ban_json(b: &Ban) -> Json {
+    json!({
+        "ip": b.ip,
+        "banned_at": b.banned_at.map(rfc3339_unix),
+        "ban_seconds": b.ban_seconds,
+        "expires_at": b.expires_at.map(rfc3339_unix),
+    })
+}
+
+fn bans(req: &Request, state: &mut State, jail: &str, asked_at: Instant) -> Outcome {
+    let (page, size) = match pagination(req) {
+        Ok(p) => p,
+        Err(r) => return Outcome::Respond(r),
+    };
+    if state.jail(jail).is_none() {
+        return Outcome::Respond(no_such_jail(state, jail));
+    }
+    match state.bans(jail, asked_at, Instant::now()) {
+        BansView::Ready(bans) => {
+            Outcome::Respond(Response::json(200, &page_of(bans, page, size, ban_json)))
+        }
+        BansView::Wait => Outcome::Wait,
+        BansView::Failed(e) => Outcome::Respond(error_response(e)),
+        BansView::Offline => Outcome::Respond(offline(state)),
+        BansView::NoSuchJail => Outcome::Respond(no_such_jail(state, jail)),
+    }
+}
+
+/// Map a fail2ban error to the answer a client sees.
+pub fn error_response(e: &Error) -> Response {
+    match e {
+        Error::Timeout { .. } => Response::error(504, &e.to_string()),
+        Error::Busy => Response::error(503, &e.to_string()).header("Retry-After", "1"),
+        Error::Refused(_) => Response::error(400, &e.to_string()),
+        Error::Server(s) if s.class == "UnknownJailException" => {
+            Response::error(404, &e.to_string())
+        }
+        Error::Server(_) | Error::Shape(_) => Response::error(502, &e.to_string()),
+        _ => Response::error(503, &format!("fail2ban is offline: {e}")).header("Retry-After", "5"),
+    }
+}
+
+/// An IPv4 or IPv6 address, optionally with a CIDR prefix length. Returns the canonical text.
+pub fn validate_ip(text: &str) -> Result<String, String> {
+    let quoted: String = text
+        .chars()
+        .take(64)
+        .flat_map(char::escape_default)
+        .collect();
+    let bad = || format!("'{quoted}' is not an IPv4 or IPv6 address or CIDR range");
+    let (addr, prefix) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (text, None),
+    };
+    let ip: IpAddr = addr.parse().map_err(|_| bad())?;
+    match prefix {
+        None => Ok(ip.to_string()),
+        Some(p) => {
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            match p.parse::<u8>() {
+                Ok(n) if n <= max && p.bytes().all(|b| b.is_ascii_digit()) => {
+                    Ok(format!("{ip}/{n}"))
+                }
+                _ => Err(bad()),
+            }
+        }
+    }
+}
+
+fn write(
+    req: &Request,
+    state: &mut State,
+    ctx: &Context,
+    conn: u64,
+    jail: &str,
+    ip: Option<&str>,
+) -> Outcome {
+    if let Some(denied) = check_token(req, ctx) {
+        return Outcome::Respond(denied);
+    }
+    let ip_text = match ip {
+        Some(ip) => ip.to_string(),
+        None => match serde_json::from_slice::<Json>(&req.body) {
+            Ok(Json::Object(map)) => match map.get("ip") {
+                Some(Json::String(s)) => s.clone(),
+                _ => {
+                    return Outcome::Respond(Response::error(
+                        400,
+                        "the body must be {\"ip\": \"<address or CIDR>\"}",
+                    ))
+                }
+            },
+            _ => {
+                return Outcome::Respond(Response::error(
+                    400,
+                    "the body must be JSON: {\"ip\": \"<address or CIDR>\"}",
+                ))
+            }
+        },
+    };
+    let ip = match validate_ip(&ip_text) {
+        Ok(ip) => ip,
+        Err(msg) => return Outcome::Respond(Response::error(400, &msg)),
+    };
+    if state.health != Health::Online {
+        return Outcome::Respond(offline(state));
+    }
+    if state.jail(jail).is_none() {
+        return Outcome::Respond(no_such_jail(state, jail));
+    }
+    let (word, pending) = match ip_text.as_str() {
+        _ if req.method == "POST" => (
+            "banip",
+            Pending::Ban {
+                jail: jail.into(),
+                ip: ip.clone(),
+            },
+        ),
+        _ => (
+            "unbanip",
+            Pending::Unban {
+                jail: jail.into(),
+                ip: ip.clone(),
+            },
+        ),
+    };
+    let args = vec!["set".into(), jail.into(), word.into(), ip];
+    match state.client.submit(args, false, Tag::Conn(conn)) {
+        Ok(()) => Outcome::Command(pending),
+        Err(e) => Outcome::Respond(error_response(&e)),
+    }
+}
+
+fn banned_ip(state: &mut State, conn: u64, ip: &str) -> Outcome {
+    let ip = match validate_ip(ip) {
+        Ok(ip) => ip,
+        Err(msg) => return Outcome::Respond(Response::error(400, &msg)),
+    };
+    if state.health == Health::Offline {
+        return Outcome::Respond(offline(state));
+    }
+    match state
+        .client
+        .submit(vec!["banned".into(), ip.clone()], true, Tag::Conn(conn))
+    {
+        Ok(()) => Outcome::Command(Pending::BannedIp { ip }),
+        Err(e) => Outcome::Respond(error_response(&e)),
+    }
+}
+
+/// Turn a connection's own command result into its answer.
+pub fn finish(pending: &Pending, result: Result<Value, Error>, state: &mut State) -> Response {
+    let value = match result {
+        Ok(v) => v,
+        Err(e) => return error_response(&e),
+    };
+    match pending {
+        Pending::Ban { jail, ip } | Pending::Unban { jail, ip } => {
+            let ban = matches!(pending, Pending::Ban { .. });
+            let n = match replies::int(&value) {
+                Ok(n) => n,
+                Err(e) => return error_response(&Error::Shape(e)),
+            };
+            let verb = if ban { "ban" } else { "unban" };
+            state.note_write(format!("{verb} {ip} in {jail}"));
+            state.refresh_jail(jail);
+            log::info!("{verb} {ip} in {jail}: fail2ban answered {n}");
+            if ban {
+                Response::json(201, &json!({"jail": jail, "ip": ip, "banned": n > 0}))
+            } else {
+                Response::json(200, &json!({"jail": jail, "ip": ip, "unbanned": n > 0}))
+            }
+        }
+        Pending::BannedIp { ip } => match replies::banned_ips(&value) {
+            Ok(lists) => {
+                let jails = lists.into_iter().next().unwrap_or_default();
+                Response::json(200, &json!({"ip": ip, "jails": jails}))
+            }
+            Err(e) => error_response(&Error::Shape(e)),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_validation_accepts_addresses_and_cidr_only() {
+        assert_eq!(validate_ip("203.0.113.5").unwrap(), "203.0.113.5");
+        assert_eq!(validate_ip("2001:db8::1").unwrap(), "2001:db8::1");
+        assert_eq!(validate_ip("198.51.100.0/24").unwrap(), "198.51.100.0/24");
+        for bad in [
+            "not-an-ip",
+            "1.2.3.4; rm -rf /",
+            "1.2.3.4<F2B_END_COMMAND>",
+            "1.2.3.4/33",
+            "1.2.3.4/+1",
+            "",
+            " 1.2.3.4",
+        ] {
+            assert!(validate_ip(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dot_segments_and_bad_utf8_are_refused() {
+        assert!(split_path("/%2e%2e/etc").is_err());
+        assert!(split_path("/a/%ff").is_err());
+        assert!(split_path("/a%2fb").is_err());
+        assert_eq!(
+            split_path("/api/v1/jails/my%20jail").unwrap(),
+            ["api", "v1", "jails", "my jail"]
+        );
+    }
+
+    #[test]
+    fn constant_time_eq_is_eq() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(!constant_time_eq(b"", b"a"));
+    }
+}

@@ -1,0 +1,344 @@
+//! The command line: lexopt turns argv (and `BANWATCH_*` env vars for serve options) into a plain
+//! `Command`, validated in one place. Flags win over env vars. Every error is one line that quotes
+//! the bad value; `main` prints it and exits 2.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lexopt::prelude::*;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9191";
+pub const DEFAULT_SOCKET: &str = "/var/run/fail2ban/fail2ban.sock";
+pub const DEFAULT_CHECK_URL: &str = "http://127.0.0.1:9191/health";
+
+pub const HELP: &str = "\
+banwatch: see and check fail2ban: /health, a JSON API, Prometheus metrics, one HTML page
+
+Usage:
+  banwatch [serve] [OPTIONS]       run the sidecar (the default)
+  banwatch check [--url URL] [--timeout SECS]
+                                   GET URL (default http://127.0.0.1:9191/health): exit 0 on 2xx, else 1
+  banwatch query [--socket PATH] [--timeout SECS] [--] ARG...
+                                   send one fail2ban command, print the reply as JSON
+                                   (exit 0 ok, 1 fail2ban error reply, 2 cannot talk to fail2ban)
+  banwatch --help | --version
+
+Serve options (each also from an env var, e.g. BANWATCH_LISTEN; flags win):
+  --listen ADDR            address to serve HTTP on [127.0.0.1:9191]
+  --socket PATH            fail2ban's control socket [/var/run/fail2ban/fail2ban.sock]
+  --interval SECS          probe fail2ban every SECS [5]
+  --timeout SECS           per fail2ban command [3]
+  --token-file PATH        enables ban/unban; the file holds the bearer token (mode 0600)
+  --protect-reads          also require the token for /api, /metrics and the page's data
+  --max-connections N      concurrent HTTP connections [64]
+  --metrics-per-ip N       export f2b_banned_ip for at most N IPs per jail [0]
+  --max-reply-bytes N      largest fail2ban reply accepted [67108864]
+
+Logs go to stderr; set RUST_LOG=debug for more. Docs: README.md, docs/openapi.yaml
+";
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Serve(ServeConfig),
+    Check {
+        url: String,
+        timeout: Duration,
+    },
+    Query {
+        socket: PathBuf,
+        timeout: Duration,
+        args: Vec<String>,
+    },
+    Help,
+    Version,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub socket: PathBuf,
+    /// Time between probe starts.
+    pub interval: Duration,
+    /// Per fail2ban command.
+    pub timeout: Duration,
+    pub token_file: Option<PathBuf>,
+    pub protect_reads: bool,
+    pub max_connections: usize,
+    /// 0 = no per-IP series.
+    pub metrics_per_ip: usize,
+    /// Bytes.
+    pub max_reply: usize,
+}
+
+/// Upper bound for `--max-connections`: each connection holds up to ~40 KiB of buffers.
+pub const MAX_CONNECTIONS_LIMIT: usize = 10_000;
+
+/// Parse argv (without the program name) and the environment.
+pub fn parse(
+    args: impl IntoIterator<Item = OsString>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Command, String> {
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut sub: Option<String> = None;
+    let mut flags: Vec<(String, String)> = Vec::new();
+    let mut bools: Vec<String> = Vec::new();
+    let mut rest: Vec<String> = Vec::new();
+    let e = |err: lexopt::Error| err.to_string();
+    while let Some(arg) = parser.next().map_err(e)? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Short('V') | Long("version") => return Ok(Command::Version),
+            Long("protect-reads") => bools.push("protect-reads".into()),
+            Long(name) => {
+                let name = name.to_string();
+                if !takes_value(sub.as_deref().unwrap_or("serve"), &name) {
+                    return Err(format!("unknown option '--{name}' (see banwatch --help)"));
+                }
+                let value = parser
+                    .value()
+                    .map_err(e)?
+                    .string()
+                    .map_err(|v| format!("--{name}: not UTF-8: {v:?}"))?;
+                flags.push((name, value));
+            }
+            Value(v) if sub.is_none() && rest.is_empty() => {
+                let v = v.string().map_err(|v| format!("not UTF-8: {v:?}"))?;
+                match v.as_str() {
+                    "serve" | "check" | "query" => sub = Some(v),
+                    _ if v.is_empty() => return Err("empty argument".into()),
+                    _ => {
+                        return Err(format!(
+                            "unknown command '{v}' (expected serve, check or query)"
+                        ))
+                    }
+                }
+            }
+            // The first word of a query starts the fail2ban command: all that follows is taken
+            // verbatim, so `banwatch query get sshd banip --with-time` needs no `--`.
+            Value(v) if sub.as_deref() == Some("query") => {
+                rest.push(v.string().map_err(|v| format!("not UTF-8: {v:?}"))?);
+                rest.extend(
+                    parser
+                        .raw_args()
+                        .map_err(e)?
+                        .map(|a| a.to_string_lossy().into_owned()),
+                );
+            }
+            Value(v) => return Err(format!("unexpected argument '{}'", v.to_string_lossy())),
+            Short(c) => return Err(format!("unknown option '-{c}' (see banwatch --help)")),
+        }
+    }
+    let get = |name: &str| {
+        flags
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    match sub.as_deref().unwrap_or("serve") {
+        "check" => Ok(Command::Check {
+            url: get("url").unwrap_or_else(|| DEFAULT_CHECK_URL.into()),
+            timeout: secs("timeout", get("timeout").as_deref().unwrap_or("3"))?,
+        }),
+        "query" => {
+            if rest.is_empty() {
+                return Err("query needs a fail2ban command, e.g. banwatch query status".into());
+            }
+            let socket = get("socket")
+                .or_else(|| env("BANWATCH_SOCKET"))
+                .unwrap_or_else(|| DEFAULT_SOCKET.into());
+            Ok(Command::Query {
+                socket: PathBuf::from(socket),
+                timeout: secs("timeout", get("timeout").as_deref().unwrap_or("3"))?,
+                args: rest,
+            })
+        }
+        _ => {
+            serve_config(&get, bools.iter().any(|b| b == "protect-reads"), &env).map(Command::Serve)
+        }
+    }
+}
+
+fn takes_value(sub: &str, name: &str) -> bool {
+    match sub {
+        "check" => matches!(name, "url" | "timeout"),
+        "query" => matches!(name, "socket" | "timeout"),
+        _ => SERVE_OPTIONS.contains(&name),
+    }
+}
+
+const SERVE_OPTIONS: &[&str] = &[
+    "listen",
+    "socket",
+    "interval",
+    "timeout",
+    "token-file",
+    "max-connections",
+    "metrics-per-ip",
+    "max-reply-bytes",
+];
+
+fn serve_config(
+    flag: &dyn Fn(&str) -> Option<String>,
+    protect_reads_flag: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ServeConfig, String> {
+    // Flags win; otherwise BANWATCH_<NAME> (dashes as underscores); otherwise the default.
+    let get = |name: &str| {
+        flag(name).or_else(|| {
+            env(&format!(
+                "BANWATCH_{}",
+                name.to_uppercase().replace('-', "_")
+            ))
+        })
+    };
+    let listen_text = get("listen").unwrap_or_else(|| DEFAULT_LISTEN.into());
+    let listen: SocketAddr = listen_text.parse().map_err(|_| {
+        format!("--listen: '{listen_text}' is not an address like 127.0.0.1:9191 or [::1]:9191")
+    })?;
+    let protect_reads = protect_reads_flag
+        || match get("protect-reads").as_deref() {
+            None | Some("") | Some("0") | Some("false") | Some("no") => false,
+            Some("1") | Some("true") | Some("yes") => true,
+            Some(v) => {
+                return Err(format!(
+                    "BANWATCH_PROTECT_READS: '{v}' is not true or false"
+                ))
+            }
+        };
+    let token_file = get("token-file")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from);
+    if protect_reads && token_file.is_none() {
+        return Err("--protect-reads needs --token-file (the token readers must present)".into());
+    }
+    let interval = secs("interval", get("interval").as_deref().unwrap_or("5"))?;
+    if interval < Duration::from_millis(100) || interval > Duration::from_secs(86_400) {
+        return Err(format!(
+            "--interval: {} s is outside 0.1 to 86400",
+            interval.as_secs_f64()
+        ));
+    }
+    Ok(ServeConfig {
+        listen,
+        socket: PathBuf::from(get("socket").unwrap_or_else(|| DEFAULT_SOCKET.into())),
+        interval,
+        timeout: secs("timeout", get("timeout").as_deref().unwrap_or("3"))?,
+        token_file,
+        protect_reads,
+        max_connections: count(
+            "max-connections",
+            get("max-connections").as_deref().unwrap_or("64"),
+            1,
+            MAX_CONNECTIONS_LIMIT,
+        )?,
+        metrics_per_ip: count(
+            "metrics-per-ip",
+            get("metrics-per-ip").as_deref().unwrap_or("0"),
+            0,
+            100_000,
+        )?,
+        max_reply: count(
+            "max-reply-bytes",
+            get("max-reply-bytes").as_deref().unwrap_or("67108864"),
+            1024,
+            1 << 30,
+        )?,
+    })
+}
+
+/// Seconds as a positive decimal ("3", "0.5"), at most a day.
+fn secs(name: &str, text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!(
+            "--{name}: '{text}' is not a number of seconds between 0 and 86400"
+        )),
+    }
+}
+
+fn count(name: &str, text: &str, min: usize, max: usize) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "--{name}: '{text}' is not a whole number from {min} to {max}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Command, String> {
+        parse(args.iter().map(OsString::from), |_| None)
+    }
+
+    #[test]
+    fn bare_banwatch_serves_with_defaults() {
+        let Ok(Command::Serve(c)) = run(&[]) else {
+            panic!("expected serve")
+        };
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9191");
+        assert_eq!(c.interval, Duration::from_secs(5));
+        assert_eq!(c.max_connections, 64);
+    }
+
+    #[test]
+    fn flags_win_over_env() {
+        let env = |k: &str| (k == "BANWATCH_LISTEN").then(|| "127.0.0.1:1".to_string());
+        let Ok(Command::Serve(c)) = parse(["--listen", "127.0.0.1:2"].map(OsString::from), env)
+        else {
+            panic!()
+        };
+        assert_eq!(c.listen.port(), 2);
+        let Ok(Command::Serve(c)) = parse(Vec::<OsString>::new(), env) else {
+            panic!()
+        };
+        assert_eq!(c.listen.port(), 1);
+    }
+
+    #[test]
+    fn bad_values_are_one_line_errors_that_quote_the_value() {
+        for (args, needle) in [
+            (&["--interval", "zero"][..], "'zero'"),
+            (&["--listen", "nowhere"][..], "'nowhere'"),
+            (&["--max-connections", "0"][..], "'0'"),
+            (&["--bogus"][..], "'--bogus'"),
+            (&["frobnicate"][..], "'frobnicate'"),
+            (&["--protect-reads"][..], "--token-file"),
+        ] {
+            let err = run(args).expect_err("must fail");
+            assert!(
+                err.contains(needle) && !err.contains('\n'),
+                "{args:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn query_takes_the_rest_verbatim() {
+        let c = run(&[
+            "query",
+            "--socket",
+            "/s",
+            "--",
+            "get",
+            "sshd",
+            "banip",
+            "--with-time",
+        ])
+        .unwrap();
+        let Command::Query { socket, args, .. } = c else {
+            panic!()
+        };
+        assert_eq!(socket, PathBuf::from("/s"));
+        assert_eq!(args, ["get", "sshd", "banip", "--with-time"]);
+        let Command::Query { args, .. } = run(&["query", "status", "sshd"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(args, ["status", "sshd"]);
+    }
+}

@@ -1,0 +1,449 @@
+//! The fail2ban command client: a FIFO of commands over one persistent unix-socket connection,
+//! one command in flight (the server is single-threaded anyway), driven by the event loop.
+//!
+//! ```text
+//!   submit() ──► queue ──► (connect if needed) ──► in flight: write request ──► read until
+//!                 ▲                                   │  reply + terminator decodes
+//!                 └── one retry of a read command ◄───┘  on a stale reused connection
+//! ```
+//! Nothing here blocks: the socket is non-blocking and `drive` does what the socket allows,
+//! then returns. The loop polls `fd()` with `interest()` and wakes at `deadline()`.
+//! Identical read-only commands are coalesced: a second `submit` of the same arguments joins the
+//! waiters of the one already queued or in flight, so N parked HTTP requests cost one command.
+//!
+//! Out of scope: deciding *what* to ask (that is `state.rs`) and shaping replies (`replies.rs`).
+
+use std::collections::VecDeque;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags};
+use rustix::io::Errno;
+use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+
+use super::pickle::{self, Value, TERMINATOR};
+use super::replies::{self, ReplyError};
+use super::Error;
+
+/// Commands waiting behind the one in flight; past this `submit` answers `Error::Busy`.
+pub const MAX_QUEUE: usize = 256;
+/// Bytes read per `read(2)`.
+const READ_CHUNK: usize = 64 * 1024;
+/// Tells the server we are leaving; it sends no reply and closes.
+const CLOSE_COMMAND: &[u8] = b"<F2B_CLOSE_COMMAND><F2B_END_COMMAND>";
+
+/// A finished command: every waiter that asked for it, and the shared result.
+pub struct Completion<T> {
+    pub waiters: Vec<T>,
+    pub args: Vec<String>,
+    pub result: Result<Value, Error>,
+}
+
+struct Command<T> {
+    args: Vec<String>,
+    /// The encoded request, terminator included.
+    request: Vec<u8>,
+    /// Safe to coalesce and to retry once on a stale connection.
+    read_only: bool,
+    waiters: Vec<T>,
+    retried: bool,
+}
+
+struct InFlight<T> {
+    command: Command<T>,
+    deadline: Instant,
+    /// Bytes of `command.request` already written.
+    written: usize,
+    /// Sent on a connection that had carried earlier commands (it may have died meanwhile).
+    reused: bool,
+}
+
+pub struct Client<T> {
+    path: PathBuf,
+    timeout: Duration,
+    max_reply: usize,
+    stream: Option<OwnedFd>,
+    /// Whether `stream` already carried a command.
+    stream_used: bool,
+    /// Bumped on every successful connect, so callers can do things "once per connection".
+    generation: u64,
+    queue: VecDeque<Command<T>>,
+    in_flight: Option<InFlight<T>>,
+    /// The reply being read; never grows beyond `max_reply` + one chunk.
+    reply: Vec<u8>,
+    /// Commands written to fail2ban since start (observable coalescing).
+    pub commands_sent: u64,
+    /// Failed connects since start (`f2b_errors{type="socket_conn"}`).
+    pub connect_errors: u64,
+    /// Commands that failed after being sent (`f2b_errors{type="socket_req"}`).
+    pub request_errors: u64,
+}
+
+impl<T> Client<T> {
+    pub fn new(path: PathBuf, timeout: Duration, max_reply: usize) -> Self {
+        Client {
+            path,
+            timeout,
+            max_reply,
+            stream: None,
+            stream_used: false,
+            generation: 0,
+            queue: VecDeque::new(),
+            in_flight: None,
+            reply: Vec::new(),
+            commands_sent: 0,
+            connect_errors: 0,
+            request_errors: 0,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Increases with every new connection to fail2ban.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Commands queued or in flight.
+    pub fn pending(&self) -> usize {
+        self.queue.len() + usize::from(self.in_flight.is_some())
+    }
+
+    /// Queue a command. `read_only` commands with the same arguments as one already queued or in
+    /// flight share it. Refuses arguments fail2ban would misparse and a full queue.
+    pub fn submit(&mut self, args: Vec<String>, read_only: bool, waiter: T) -> Result<(), Error> {
+        if read_only {
+            if let Some(f) = self
+                .in_flight
+                .as_mut()
+                .filter(|f| f.command.read_only && f.command.args == args)
+            {
+                f.command.waiters.push(waiter);
+                return Ok(());
+            }
+            if let Some(c) = self
+                .queue
+                .iter_mut()
+                .find(|c| c.read_only && c.args == args)
+            {
+                c.waiters.push(waiter);
+                return Ok(());
+            }
+        }
+        if self.queue.len() >= MAX_QUEUE {
+            return Err(Error::Busy);
+        }
+        let request = pickle::encode_command(&args).map_err(|e| Error::Refused(e.to_string()))?;
+        self.queue.push_back(Command {
+            args,
+            request,
+            read_only,
+            waiters: vec![waiter],
+            retried: false,
+        });
+        Ok(())
+    }
+
+    /// Drop queued (not yet sent) commands whose waiters all gave up.
+    pub fn cancel_unsent(&mut self, mut gave_up: impl FnMut(&T) -> bool) {
+        for c in self.queue.iter_mut() {
+            c.waiters.retain(|w| !gave_up(w));
+        }
+        self.queue.retain(|c| !c.waiters.is_empty());
+    }
+
+    /// The socket to poll, only while a command is in flight (an idle connection is not watched:
+    /// its death is noticed when the next command is sent).
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.in_flight.as_ref()?;
+        self.stream.as_ref().map(|s| s.as_fd())
+    }
+
+    pub fn interest(&self) -> PollFlags {
+        match &self.in_flight {
+            Some(f) if f.written < f.command.request.len() => PollFlags::OUT,
+            Some(_) => PollFlags::IN,
+            None => PollFlags::empty(),
+        }
+    }
+
+    /// When the command in flight times out.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.in_flight.as_ref().map(|f| f.deadline)
+    }
+
+    /// Do all the I/O the socket allows right now; push finished commands to `done`.
+    pub fn drive(&mut self, now: Instant, done: &mut Vec<Completion<T>>) {
+        loop {
+            if self.in_flight.is_none() && !self.start_next(now, done) {
+                return;
+            }
+            match self.step(now) {
+                Step::Wait => return,
+                Step::Finished(result) => {
+                    if let Some(f) = self.in_flight.take() {
+                        done.push(Completion {
+                            waiters: f.command.waiters,
+                            args: f.command.args,
+                            result,
+                        });
+                    }
+                }
+                Step::Failed(err, retry_safe) => {
+                    self.drop_connection();
+                    self.request_errors += 1;
+                    let Some(mut f) = self.in_flight.take() else {
+                        return;
+                    };
+                    if retry_safe && f.reused && !f.command.retried {
+                        // The connection had died while idle (fail2ban restarted): the command never
+                        // reached a live server, so send it once more on a fresh connection.
+                        log::debug!(
+                            "retrying `{}` on a fresh connection: {err}",
+                            f.command.args.join(" ")
+                        );
+                        f.command.retried = true;
+                        self.queue.push_front(f.command);
+                        continue;
+                    }
+                    done.push(Completion {
+                        waiters: f.command.waiters,
+                        args: f.command.args,
+                        result: Err(err),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Pop the next command and put it in flight, connecting first if needed. False when there is
+    /// nothing to do (empty queue, or the connect failed and every queued command got the error).
+    fn start_next(&mut self, now: Instant, done: &mut Vec<Completion<T>>) -> bool {
+        if self.queue.is_empty() {
+            return false;
+        }
+        if self.stream.as_ref().is_some_and(peer_gone) {
+            self.drop_connection();
+        }
+        if self.stream.is_none() {
+            match connect(&self.path) {
+                Ok(fd) => {
+                    self.stream = Some(fd);
+                    self.stream_used = false;
+                    self.generation += 1;
+                }
+                Err(errno) => {
+                    self.connect_errors += 1;
+                    let err = Error::Connect {
+                        path: self.path.clone(),
+                        errno,
+                    };
+                    for c in self.queue.drain(..) {
+                        done.push(Completion {
+                            waiters: c.waiters,
+                            args: c.args,
+                            result: Err(err.clone()),
+                        });
+                    }
+                    return false;
+                }
+            }
+        }
+        let Some(command) = self.queue.pop_front() else {
+            return false;
+        };
+        self.reply.clear();
+        self.commands_sent += 1;
+        self.in_flight = Some(InFlight {
+            command,
+            deadline: now + self.timeout,
+            written: 0,
+            reused: self.stream_used,
+        });
+        self.stream_used = true;
+        true
+    }
+
+    /// Advance the command in flight.
+    fn step(&mut self, now: Instant) -> Step {
+        let (Some(f), Some(fd)) = (self.in_flight.as_mut(), self.stream.as_ref()) else {
+            return Step::Wait;
+        };
+        while f.written < f.command.request.len() {
+            match rustix::io::write(fd, &f.command.request[f.written..]) {
+                Ok(n) => f.written += n,
+                Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) => return timeout_or_wait(f, now, self.timeout),
+                Err(e) => return Step::Failed(self.io_error("sending a command", Some(e)), true),
+            }
+        }
+        let mut chunk = [0u8; READ_CHUNK];
+        loop {
+            match rustix::io::read(fd, &mut chunk) {
+                Ok(0) => {
+                    let retry_safe = f.command.read_only && self.reply.is_empty();
+                    return Step::Failed(self.io_error("waiting for a reply", None), retry_safe);
+                }
+                Ok(n) => {
+                    self.reply.extend_from_slice(&chunk[..n]);
+                    if self.reply.len() > self.max_reply.saturating_add(TERMINATOR.len()) {
+                        return Step::Failed(
+                            Error::TooLarge {
+                                limit: self.max_reply,
+                            },
+                            false,
+                        );
+                    }
+                }
+                Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) => break,
+                Err(e) => {
+                    let retry_safe = f.command.read_only && self.reply.is_empty();
+                    return Step::Failed(self.io_error("waiting for a reply", Some(e)), retry_safe);
+                }
+            }
+        }
+        // The terminator may also occur inside a pickled string: only a decode tells.
+        if self.reply.ends_with(TERMINATOR) {
+            match pickle::decode(&self.reply) {
+                Ok(Some((value, used))) if used + TERMINATOR.len() == self.reply.len() => {
+                    return Step::Finished(replies::envelope(value).map_err(|e| match e {
+                        ReplyError::Server(s) => Error::Server(s),
+                        ReplyError::Shape(s) => Error::Shape(s),
+                    }));
+                }
+                Ok(Some((_, used))) => {
+                    let detail = format!("{} stray bytes after the reply", self.reply.len() - used);
+                    return Step::Failed(
+                        Error::Garbage {
+                            path: self.path.clone(),
+                            detail,
+                        },
+                        false,
+                    );
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return Step::Failed(
+                        Error::Garbage {
+                            path: self.path.clone(),
+                            detail: e.to_string(),
+                        },
+                        false,
+                    )
+                }
+            }
+        }
+        timeout_or_wait(f, now, self.timeout)
+    }
+
+    fn io_error(&self, what: &'static str, errno: Option<Errno>) -> Error {
+        Error::Io {
+            path: self.path.clone(),
+            what,
+            errno,
+        }
+    }
+
+    fn drop_connection(&mut self) {
+        self.stream = None;
+        self.reply = Vec::new();
+    }
+
+    /// Leave politely when idle (the server then closes its side); a plain close when busy.
+    pub fn close(&mut self) {
+        if let (Some(fd), None) = (self.stream.as_ref(), self.in_flight.as_ref()) {
+            let _ = rustix::io::write(fd, CLOSE_COMMAND);
+        }
+        self.drop_connection();
+    }
+}
+
+enum Step {
+    Wait,
+    Finished(Result<Value, Error>),
+    /// The error, and whether a read-only command may be retried on a new connection.
+    Failed(Error, bool),
+}
+
+fn timeout_or_wait<T>(f: &InFlight<T>, now: Instant, timeout: Duration) -> Step {
+    if now >= f.deadline {
+        let command = f.command.args.join(" ");
+        return Step::Failed(
+            Error::Timeout {
+                command,
+                after: timeout,
+            },
+            false,
+        );
+    }
+    Step::Wait
+}
+
+fn connect(path: &Path) -> Result<OwnedFd, Errno> {
+    let addr = SocketAddrUnix::new(path).map_err(|_| Errno::NAMETOOLONG)?;
+    let fd = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+        None,
+    )?;
+    rustix::net::connect(&fd, &addr)?;
+    Ok(fd)
+}
+
+/// An idle connection whose peer has closed (fail2ban restarted) polls readable or hung up.
+fn peer_gone(fd: &OwnedFd) -> bool {
+    let mut fds = [PollFd::new(fd, PollFlags::IN)];
+    let zero = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    matches!(rustix::event::poll(&mut fds, Some(&zero)), Ok(n) if n > 0)
+}
+
+/// Send one command and wait for its reply, for the CLI (`banwatch query`). It drives the same
+/// client the server uses, so the CLI exercises the same code path.
+pub fn query(
+    path: &Path,
+    args: Vec<String>,
+    timeout: Duration,
+    max_reply: usize,
+) -> Result<Value, Error> {
+    let mut client: Client<()> = Client::new(path.to_path_buf(), timeout, max_reply);
+    client.submit(args, false, ())?;
+    let mut done = Vec::new();
+    loop {
+        client.drive(Instant::now(), &mut done);
+        if let Some(c) = done.pop() {
+            client.close();
+            return c.result;
+        }
+        let (Some(fd), Some(deadline)) = (client.fd(), client.deadline()) else {
+            continue;
+        };
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let ts = rustix::event::Timespec {
+            tv_sec: wait.as_secs() as i64,
+            tv_nsec: i64::from(wait.subsec_nanos()),
+        };
+        let mut fds = [PollFd::new(&fd, client.interest())];
+        match rustix::event::poll(&mut fds, Some(&ts)) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => {
+                return Err(Error::Io {
+                    path: path.to_path_buf(),
+                    what: "polling",
+                    errno: Some(e),
+                })
+            }
+        }
+    }
+}

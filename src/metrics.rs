@@ -1,0 +1,260 @@
+//! Prometheus text format 0.0.4, rendered from the last probe (no fail2ban round trip per
+//! scrape). The `f2b_*` names and types are exactly fail2ban-prometheus-exporter's, so its
+//! Grafana dashboards work unchanged; banwatch's own series are `banwatch_*` and `process_*`.
+
+use std::fmt::Write;
+use std::time::SystemTime;
+
+use crate::api::Context;
+use crate::state::{BanList, Health, State};
+
+/// Counters of HTTP answers by status code, kept by the loop.
+#[derive(Debug, Default, Clone)]
+pub struct HttpStats {
+    /// (status code, count), few distinct codes so a small Vec.
+    pub by_code: Vec<(u16, u64)>,
+}
+
+impl HttpStats {
+    pub fn count(&mut self, code: u16) {
+        match self.by_code.iter_mut().find(|(c, _)| *c == code) {
+            Some((_, n)) => *n += 1,
+            None => {
+                self.by_code.push((code, 1));
+                self.by_code.sort_unstable();
+            }
+        }
+    }
+}
+
+/// Escape a label value: backslash, double quote and newline.
+pub fn escape_label(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+pub fn render(state: &State, ctx: &Context) -> String {
+    let mut out = String::with_capacity(2048 + state.jails.len() * 600);
+    let up = state.health == Health::Online;
+    family(
+        &mut out,
+        "f2b_up",
+        "gauge",
+        "Whether fail2ban answered the last probe (1) or not (0).",
+    );
+    let _ = writeln!(out, "f2b_up {}", u8::from(up));
+    family(
+        &mut out,
+        "f2b_errors",
+        "counter",
+        "Errors talking to fail2ban, by type.",
+    );
+    let _ = writeln!(
+        out,
+        "f2b_errors{{type=\"socket_conn\"}} {}",
+        state.client.connect_errors
+    );
+    let _ = writeln!(
+        out,
+        "f2b_errors{{type=\"socket_req\"}} {}",
+        state.client.request_errors
+    );
+    family(
+        &mut out,
+        "f2b_jail_count",
+        "gauge",
+        "Number of jails fail2ban reports.",
+    );
+    let _ = writeln!(
+        out,
+        "f2b_jail_count {}",
+        if up { state.jails.len() } else { 0 }
+    );
+    type Pick = fn(&crate::fail2ban::replies::JailStatus) -> u64;
+    let per_jail: [(&str, &str, Pick); 4] = [
+        (
+            "f2b_jail_failed_current",
+            "Failures currently counted in the jail.",
+            |s| s.currently_failed,
+        ),
+        (
+            "f2b_jail_failed_total",
+            "Failures counted since the jail started.",
+            |s| s.total_failed,
+        ),
+        (
+            "f2b_jail_banned_current",
+            "IPs currently banned in the jail.",
+            |s| s.currently_banned,
+        ),
+        (
+            "f2b_jail_banned_total",
+            "Bans since the jail started.",
+            |s| s.total_banned,
+        ),
+    ];
+    for (name, help, pick) in per_jail {
+        // The exporter declares these totals as gauges too; kept so dashboards and rules match.
+        family(&mut out, name, "gauge", help);
+        if up {
+            for j in &state.jails {
+                if let Some(s) = &j.status {
+                    let _ = writeln!(
+                        out,
+                        "{name}{{jail=\"{}\"}} {}",
+                        escape_label(&j.name),
+                        pick(s)
+                    );
+                }
+            }
+        }
+    }
+    type Conf = fn(&crate::state::Settings) -> Option<i64>;
+    let config: [(&str, &str, Conf); 3] = [
+        (
+            "f2b_config_jail_ban_time",
+            "The jail's bantime in seconds (-1 = permanent).",
+            |s| s.bantime,
+        ),
+        (
+            "f2b_config_jail_find_time",
+            "The jail's findtime in seconds.",
+            |s| s.findtime,
+        ),
+        ("f2b_config_jail_max_retries", "The jail's maxretry.", |s| {
+            s.maxretry
+        }),
+    ];
+    for (name, help, pick) in config {
+        family(&mut out, name, "gauge", help);
+        if up {
+            for j in &state.jails {
+                if let Some(v) = pick(&j.settings) {
+                    let _ = writeln!(out, "{name}{{jail=\"{}\"}} {v}", escape_label(&j.name));
+                }
+            }
+        }
+    }
+    if ctx.metrics_per_ip > 0 {
+        family(
+            &mut out,
+            "f2b_banned_ip",
+            "gauge",
+            "Banned IPs, at most --metrics-per-ip per jail, from the last ban-list fetch.",
+        );
+        for j in &state.jails {
+            if let BanList::Ready { bans, .. } = &j.bans {
+                for b in bans.iter().take(ctx.metrics_per_ip) {
+                    let _ = writeln!(
+                        out,
+                        "f2b_banned_ip{{jail=\"{}\",ip=\"{}\"}} 1",
+                        escape_label(&j.name),
+                        escape_label(&b.ip)
+                    );
+                }
+            }
+        }
+    }
+    family(
+        &mut out,
+        "f2b_version",
+        "gauge",
+        "Versions of banwatch (as the exporter) and fail2ban.",
+    );
+    let _ = writeln!(
+        out,
+        "f2b_version{{exporter=\"banwatch-{}\",fail2ban=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION"),
+        escape_label(state.version.as_deref().unwrap_or(""))
+    );
+    family(
+        &mut out,
+        "banwatch_probe_duration_seconds",
+        "gauge",
+        "How long the last probe cycle took.",
+    );
+    let _ = writeln!(
+        out,
+        "banwatch_probe_duration_seconds {}",
+        state.last_probe_duration.map_or(0.0, |d| d.as_secs_f64())
+    );
+    family(
+        &mut out,
+        "banwatch_fail2ban_commands_total",
+        "counter",
+        "Commands banwatch sent to fail2ban.",
+    );
+    let _ = writeln!(
+        out,
+        "banwatch_fail2ban_commands_total {}",
+        state.client.commands_sent
+    );
+    family(
+        &mut out,
+        "banwatch_http_requests_total",
+        "counter",
+        "HTTP answers by status code.",
+    );
+    for (code, n) in &ctx.stats.by_code {
+        let _ = writeln!(out, "banwatch_http_requests_total{{code=\"{code}\"}} {n}");
+    }
+    family(
+        &mut out,
+        "banwatch_open_connections",
+        "gauge",
+        "Open HTTP connections.",
+    );
+    let _ = writeln!(out, "banwatch_open_connections {}", ctx.open_connections);
+    family(
+        &mut out,
+        "process_resident_memory_bytes",
+        "gauge",
+        "Resident memory size in bytes.",
+    );
+    let _ = writeln!(out, "process_resident_memory_bytes {}", resident_bytes());
+    family(
+        &mut out,
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since the unix epoch in seconds.",
+    );
+    let start = state
+        .started_at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let _ = writeln!(out, "process_start_time_seconds {start:.3}");
+    out
+}
+
+/// RSS from /proc/self/statm (pages * page size); 0 where there is no procfs.
+pub fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * rustix::param::page_size() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_escape_quotes_backslashes_and_newlines() {
+        assert_eq!(escape_label("a\"b\\c\nd é"), "a\\\"b\\\\c\\nd é");
+    }
+}
