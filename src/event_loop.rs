@@ -266,9 +266,22 @@ impl Server {
             match listener.accept() {
                 Ok((stream, _)) => {
                     if self.clients.len() >= self.max_connections {
-                        refuse_full(stream);
-                        self.ctx.stats.count(503);
-                        continue;
+                        // Full: make room by closing the connection that has waited longest for a
+                        // request (idle keep-alive or a stalled sender, the slowloris shape). Only
+                        // when every connection is busy answering is the newcomer refused.
+                        let victim = (0..self.clients.len())
+                            .filter(|&i| self.clients[i].http.evictable())
+                            .min_by_key(|&i| self.clients[i].http.last_progress);
+                        match victim {
+                            Some(i) => {
+                                self.clients.swap_remove(i);
+                            }
+                            None => {
+                                refuse_full(stream);
+                                self.ctx.stats.count(503);
+                                continue;
+                            }
+                        }
                     }
                     if stream.set_nonblocking(true).is_err() {
                         continue;

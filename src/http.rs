@@ -320,6 +320,8 @@ pub struct Connection {
     pub deadline: Instant,
     /// The peer closed its sending side: answer what is queued, then close.
     peer_done: bool,
+    /// When the connection last made progress (a byte read or a response queued).
+    pub last_progress: Instant,
 }
 
 impl Connection {
@@ -333,6 +335,7 @@ impl Connection {
             phase: Phase::Idle,
             deadline: now + IDLE_TIMEOUT,
             peer_done: false,
+            last_progress: now,
         }
     }
 
@@ -376,6 +379,7 @@ impl Connection {
                     break;
                 }
                 Ok(n) => {
+                    self.last_progress = now;
                     if self.phase == Phase::Idle {
                         self.phase = Phase::Reading;
                         self.deadline = now + HEADER_TIMEOUT;
@@ -443,6 +447,7 @@ impl Connection {
             None => (false, false, 1),
         };
         resp.write_to(&mut self.output, head_only, keep_alive, minor, date);
+        self.last_progress = now;
         if !keep_alive || resp.close {
             self.phase = Phase::Closing;
             self.input.clear();
@@ -454,6 +459,12 @@ impl Connection {
             self.phase = Phase::Reading;
             self.deadline = now + HEADER_TIMEOUT;
         }
+    }
+
+    /// May be closed to make room for a new connection: waiting for (more of) a request, with
+    /// nothing owed to the peer.
+    pub fn evictable(&self) -> bool {
+        matches!(self.phase, Phase::Idle | Phase::Reading) && self.written >= self.output.len()
     }
 
     /// The socket failed: drop everything and close.
