@@ -206,6 +206,10 @@ impl State {
         }
         self.probe_due_at = now + self.interval;
         self.probe_started = Some(now);
+        if self.version.is_none() {
+            // First contact (or back from offline): learn what we talk to before judging it.
+            self.submit(vec!["version".into()], Tag::Version);
+        }
         self.submit(vec!["status".into()], Tag::Status);
     }
 
@@ -240,9 +244,12 @@ impl State {
             }
         }
         if self.client.generation() != self.version_generation && self.client.generation() != 0 {
-            // A new connection: maybe a new fail2ban. Ask its version once.
+            // A new connection: maybe a new fail2ban. Ask its version once (unless the probe
+            // already did on this connection).
             self.version_generation = self.client.generation();
-            self.submit(vec!["version".into()], Tag::Version);
+            if self.version.is_some() {
+                self.submit(vec!["version".into()], Tag::Version);
+            }
         }
         for_connections
     }
@@ -330,7 +337,16 @@ impl State {
                         self.request_jail_status(jail, in_cycle);
                         return;
                     }
-                    Err(e) if e.is_transport() => self.set_offline(&e),
+                    Err(e) if e.is_transport() => {
+                        self.set_offline(&e);
+                        if in_cycle {
+                            // fail2ban is unreachable or hung: do not spend a timeout per jail.
+                            self.client.cancel_unsent(|t| matches!(t, Tag::JailStatus { in_cycle: true, .. }));
+                            self.probe_outstanding = 0;
+                            self.maybe_finish_cycle(now);
+                            return;
+                        }
+                    }
                     Err(e) => log::debug!("status {jail}: {e}"),
                 }
                 if in_cycle {

@@ -59,7 +59,7 @@ fn read_endpoints_have_the_documented_shapes() {
     let (code, s) = bw.json("/api/v1/status");
     assert_eq!(code, 200);
     assert_eq!(s["fail2ban"]["state"], "online");
-    assert_eq!(s["jails"], json!(["sshd", "nginx"]));
+    assert_eq!(s["jails"], json!(["nginx", "sshd"]), "fail2ban's own order");
     assert_eq!(s["totals"]["currently_banned"], 1);
     assert!(s["events"].is_array() && s["pending_recovery"].is_null(), "{s}");
     assert_eq!(s["banwatch"]["writes_enabled"], false);
@@ -69,11 +69,11 @@ fn read_endpoints_have_the_documented_shapes() {
     assert_eq!(code, 200);
     assert_eq!(j["pagination"], json!({"page": 1, "page_size": 50, "total": 2, "total_pages": 1}));
     assert_eq!(
-        j["items"][0],
+        j["items"][1],
         json!({"name": "sshd", "currently_failed": 0, "total_failed": 3, "currently_banned": 1, "total_banned": 1})
     );
     let (_, p2) = bw.json("/api/v1/jails?page=2&page_size=1");
-    assert_eq!(p2["items"][0]["name"], "nginx");
+    assert_eq!(p2["items"][0]["name"], "sshd");
     assert_eq!(p2["pagination"]["total_pages"], 2);
     for bad in ["page=0", "page_size=501", "page_size=abc", "page=-1"] {
         let (code, body) = bw.json(&format!("/api/v1/jails?{bad}"));

@@ -30,7 +30,10 @@ fn query_speaks_every_sidecar_command_to_a_real_fail2ban() {
     assert!(version.as_str().is_some_and(|v| v.contains('.')), "{version}");
 
     let status = ok_json(&f2b, &["status"]);
-    assert_eq!(status, serde_json::json!([["Number of jail", 2], ["Jail list", "sshd, nginx"]]));
+    assert_eq!(status[0], serde_json::json!(["Number of jail", 2]), "{status}");
+    let mut jails: Vec<&str> = status[1][1].as_str().unwrap().split(", ").collect();
+    jails.sort();
+    assert_eq!((status[1][0].as_str(), jails), (Some("Jail list"), vec!["nginx", "sshd"]));
 
     f2b.ban_by_failures("sshd", "203.0.113.7");
     let full = ok_json(&f2b, &["status", "sshd"]);
@@ -41,7 +44,9 @@ fn query_speaks_every_sidecar_command_to_a_real_fail2ban() {
     assert_eq!(short[1][1].as_array().unwrap().len(), 2, "short has no ban list: {short}");
 
     let banned = ok_json(&f2b, &["banned"]);
-    assert_eq!(banned, serde_json::json!([{"sshd": ["203.0.113.7"]}, {"nginx": []}]));
+    let mut per_jail: Vec<String> = banned.as_array().unwrap().iter().map(|d| d.to_string()).collect();
+    per_jail.sort();
+    assert_eq!(per_jail, [r#"{"nginx":[]}"#, r#"{"sshd":["203.0.113.7"]}"#], "{banned}");
 
     let with_time = ok_json(&f2b, &["get", "sshd", "banip", "--with-time"]);
     let line = with_time[0].as_str().unwrap();

@@ -1,78 +1,346 @@
-//! STUB: API of the typed reply views being written on branch `pickle`; replaced at merge.
-#![allow(dead_code, unused_variables)]
+//! Typed views of fail2ban replies. Each view checks the shape it reads and says clearly what it
+//! expected and what came, so a new fail2ban version that changes a reply is diagnosed, not
+//! misread. The envelope (`(0, value)` / `(1, exception)` / `"ERROR: ..."`) is unwrapped here too.
+
+use std::fmt;
+
+use time::macros::format_description;
+use time::{PrimitiveDateTime, UtcOffset};
+
 use super::pickle::Value;
-#[derive(Debug, Clone)]
+
+/// fail2ban answered with an exception or an error string.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServerError {
+    /// The exception class name without its module (`UnknownJailException`), or `ERROR` for a
+    /// bare error string, or `SHUTDOWN`.
     pub class: String,
     pub args: Vec<Value>,
 }
+
 impl ServerError {
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::Value::Null
+        serde_json::json!({ "class": self.class, "args": self.args.iter().map(Value::to_json).collect::<Vec<_>>() })
     }
 }
-impl std::fmt::Display for ServerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "stub")
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let args: Vec<String> = self
+            .args
+            .iter()
+            .map(|a| match a {
+                Value::Str(s) => format!("'{s}'"),
+                other => other.to_json().to_string(),
+            })
+            .collect();
+        write!(f, "{}: {}", self.class, args.join(", "))
     }
 }
-#[derive(Debug, Clone)]
-pub struct ShapeError;
-impl std::fmt::Display for ShapeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "stub")
+
+/// A reply that decoded but is not the shape a view expects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShapeError {
+    pub expected: &'static str,
+    /// A short rendering of what came instead.
+    pub got: String,
+}
+
+impl fmt::Display for ShapeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "expected {}, got {}", self.expected, self.got)
     }
 }
-#[derive(Debug)]
+
+impl std::error::Error for ShapeError {}
+
+fn shape(expected: &'static str, got: &Value) -> ShapeError {
+    let mut text = got.to_json().to_string();
+    if text.len() > 120 {
+        let mut end = 117;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("...");
+    }
+    ShapeError { expected, got: text }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub enum ReplyError {
     Server(ServerError),
     Shape(ShapeError),
 }
+
+/// Unwrap the reply envelope.
 pub fn envelope(v: Value) -> Result<Value, ReplyError> {
-    Err(ReplyError::Shape(ShapeError))
+    match v {
+        Value::Tuple(mut items) if items.len() == 2 => {
+            let payload = items.pop().unwrap_or(Value::None);
+            match items.pop() {
+                Some(Value::Int(0)) => Ok(payload),
+                Some(Value::Int(1)) => Err(ReplyError::Server(exception(payload))),
+                Some(other) => Err(ReplyError::Shape(shape("return code 0 or 1", &other))),
+                None => Err(ReplyError::Shape(shape("a (code, value) reply", &Value::None))),
+            }
+        }
+        Value::Str(s) if s.starts_with("ERROR") => Err(ReplyError::Server(ServerError { class: "ERROR".into(), args: vec![Value::Str(s)] })),
+        Value::List(items) if items == [Value::Str("SHUTDOWN".into())] => {
+            Err(ReplyError::Server(ServerError { class: "SHUTDOWN".into(), args: vec![] }))
+        }
+        other => Err(ReplyError::Shape(shape("a (code, value) reply", &other))),
+    }
 }
+
+fn exception(v: Value) -> ServerError {
+    match v {
+        Value::Call { callable, args } => match *callable {
+            Value::Global { name, .. } => ServerError { class: name, args },
+            other => ServerError { class: other.to_json().to_string(), args },
+        },
+        Value::Str(s) => ServerError { class: "Exception".into(), args: vec![Value::Str(s)] },
+        other => ServerError { class: "Exception".into(), args: vec![other] },
+    }
+}
+
+/// The items of a list or tuple.
+fn seq<'a>(v: &'a Value, expected: &'static str) -> Result<&'a [Value], ShapeError> {
+    match v {
+        Value::List(items) | Value::Tuple(items) => Ok(items),
+        other => Err(shape(expected, other)),
+    }
+}
+
+/// `[('Label', value), ...]` as (label, value) pairs.
+fn labelled<'a>(v: &'a Value, expected: &'static str) -> Result<Vec<(&'a str, &'a Value)>, ShapeError> {
+    seq(v, expected)?
+        .iter()
+        .map(|item| match seq(item, expected)? {
+            [Value::Str(label), value] => Ok((label.as_str(), value)),
+            _ => Err(shape(expected, item)),
+        })
+        .collect()
+}
+
+fn find<'a>(pairs: &[(&str, &'a Value)], label: &'static str, expected: &'static str) -> Result<&'a Value, ShapeError> {
+    pairs
+        .iter()
+        .find(|(l, _)| *l == label)
+        .map(|(_, v)| *v)
+        .ok_or(ShapeError { expected, got: format!("no '{label}'") })
+}
+
+pub fn int(v: &Value) -> Result<i64, ShapeError> {
+    match v {
+        Value::Int(n) => Ok(*n),
+        Value::Bool(b) => Ok(i64::from(*b)),
+        other => Err(shape("an integer", other)),
+    }
+}
+
+fn count(v: &Value) -> Result<u64, ShapeError> {
+    u64::try_from(int(v)?).map_err(|_| shape("a count", v))
+}
+
+pub fn string(v: &Value) -> Result<String, ShapeError> {
+    match v {
+        Value::Str(s) => Ok(s.clone()),
+        other => Err(shape("a string", other)),
+    }
+}
+
+pub fn string_list(v: &Value) -> Result<Vec<String>, ShapeError> {
+    seq(v, "a list of strings")?.iter().map(string).collect()
+}
+
+/// `status`: `[('Number of jail', n), ('Jail list', 'a, b')]`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServerStatus {
     pub jails: Vec<String>,
 }
+
 impl ServerStatus {
     pub fn from_value(v: &Value) -> Result<Self, ShapeError> {
-        Err(ShapeError)
+        const WHAT: &str = "a status reply [('Number of jail', n), ('Jail list', '...')]";
+        let pairs = labelled(v, WHAT)?;
+        let list = string(find(&pairs, "Jail list", WHAT)?)?;
+        let jails = list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+        Ok(ServerStatus { jails })
     }
 }
-#[derive(Debug, Clone, Default)]
+
+/// `status JAIL` (full or `short`).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct JailStatus {
     pub currently_failed: u64,
     pub total_failed: u64,
+    /// Log files (file backends).
     pub files: Vec<String>,
+    /// Journal matches (systemd backend).
     pub journal_matches: Vec<String>,
     pub currently_banned: u64,
     pub total_banned: u64,
+    /// The banned IPs; None for the `short` flavor.
     pub banned: Option<Vec<String>>,
 }
+
 impl JailStatus {
     pub fn from_value(v: &Value) -> Result<Self, ShapeError> {
-        Err(ShapeError)
+        const WHAT: &str = "a jail status [('Filter', [...]), ('Actions', [...])]";
+        let top = labelled(v, WHAT)?;
+        let filter = labelled(find(&top, "Filter", WHAT)?, WHAT)?;
+        let actions = labelled(find(&top, "Actions", WHAT)?, WHAT)?;
+        let list = |pairs: &[(&str, &Value)], label| pairs.iter().find(|(l, _)| *l == label).map(|(_, v)| string_list(v)).transpose();
+        Ok(JailStatus {
+            currently_failed: count(find(&filter, "Currently failed", WHAT)?)?,
+            total_failed: count(find(&filter, "Total failed", WHAT)?)?,
+            files: list(&filter, "File list")?.unwrap_or_default(),
+            journal_matches: list(&filter, "Journal matches")?.unwrap_or_default(),
+            currently_banned: count(find(&actions, "Currently banned", WHAT)?)?,
+            total_banned: count(find(&actions, "Total banned", WHAT)?)?,
+            banned: list(&actions, "Banned IP list")?,
+        })
     }
 }
-#[derive(Debug, Clone)]
+
+/// The four counts of a jail.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JailCounts {
+    pub currently_failed: u64,
+    pub total_failed: u64,
+    pub currently_banned: u64,
+    pub total_banned: u64,
+}
+
+/// `stats` (fail2ban 1.1+): `{jail: [backend, (cur_failed, total_failed), (cur_banned, total_banned)]}`.
+pub fn stats(v: &Value) -> Result<Vec<(String, JailCounts)>, ShapeError> {
+    const WHAT: &str = "a stats reply {jail: [backend, (failed), (banned)]}";
+    let Value::Dict(pairs) = v else { return Err(shape(WHAT, v)) };
+    pairs
+        .iter()
+        .map(|(k, item)| {
+            let name = string(k)?;
+            let [_, failed, banned] = seq(item, WHAT)? else { return Err(shape(WHAT, item)) };
+            let (f, b) = (seq(failed, WHAT)?, seq(banned, WHAT)?);
+            let ([cf, tf], [cb, tb]) = (f, b) else { return Err(shape(WHAT, item)) };
+            Ok((name, JailCounts { currently_failed: count(cf)?, total_failed: count(tf)?, currently_banned: count(cb)?, total_banned: count(tb)? }))
+        })
+        .collect()
+}
+
+/// `banned`: `[{'sshd': [ips]}, {'nginx': []}]`.
+pub fn banned_all(v: &Value) -> Result<Vec<(String, Vec<String>)>, ShapeError> {
+    const WHAT: &str = "a banned reply [{jail: [ips]}, ...]";
+    let mut out = Vec::new();
+    for item in seq(v, WHAT)? {
+        let Value::Dict(pairs) = item else { return Err(shape(WHAT, item)) };
+        for (k, ips) in pairs {
+            out.push((string(k)?, string_list(ips)?));
+        }
+    }
+    Ok(out)
+}
+
+/// `banned IP...`: per IP, the jails banning it.
+pub fn banned_ips(v: &Value) -> Result<Vec<Vec<String>>, ShapeError> {
+    seq(v, "a list of jail lists")?.iter().map(string_list).collect()
+}
+
+/// One line of `get JAIL banip --with-time`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BanEntry {
     pub ip: String,
+    /// unix seconds
     pub banned_at: i64,
+    /// seconds, -1 = permanent
     pub ban_seconds: i64,
+    /// unix seconds; None when permanent
     pub expires_at: Option<i64>,
 }
-pub fn ban_entries(v: &Value, local: time::UtcOffset) -> Result<Vec<BanEntry>, ShapeError> {
-    Err(ShapeError)
+
+/// Parse `'203.0.113.5 \t2026-11-22 11:59:46 + 600 = 2026-11-22 12:09:46'`, times in the server's
+/// local time (`local`).
+pub fn parse_ban_line(line: &str, local: UtcOffset) -> Result<BanEntry, ShapeError> {
+    const WHAT: &str = "a ban line 'IP \\tYYYY-MM-DD HH:MM:SS + SECS = YYYY-MM-DD HH:MM:SS'";
+    let bad = || ShapeError { expected: WHAT, got: format!("{line:?}") };
+    let (ip, rest) = line.split_once('\t').ok_or_else(bad)?;
+    let (start, rest) = rest.split_once(" + ").ok_or_else(bad)?;
+    let (secs, _end) = rest.split_once(" = ").ok_or_else(bad)?;
+    let fmt = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    let start = PrimitiveDateTime::parse(start.trim(), &fmt).map_err(|_| bad())?;
+    let banned_at = start.assume_offset(local).unix_timestamp();
+    let ban_seconds: i64 = secs.trim().parse().map_err(|_| bad())?;
+    let expires_at = if ban_seconds < 0 { None } else { Some(banned_at.saturating_add(ban_seconds)) };
+    Ok(BanEntry { ip: ip.trim().to_string(), banned_at, ban_seconds: ban_seconds.max(-1), expires_at })
 }
-pub fn banned_ips(v: &Value) -> Result<Vec<Vec<String>>, ShapeError> {
-    Err(ShapeError)
+
+/// All lines of `get JAIL banip --with-time`.
+pub fn ban_entries(v: &Value, local: UtcOffset) -> Result<Vec<BanEntry>, ShapeError> {
+    seq(v, "a list of ban lines")?
+        .iter()
+        .map(|line| parse_ban_line(line.as_str().ok_or_else(|| shape("a ban line", line))?, local))
+        .collect()
 }
-pub fn string_list(v: &Value) -> Result<Vec<String>, ShapeError> {
-    Err(ShapeError)
-}
-pub fn int(v: &Value) -> Result<i64, ShapeError> {
-    Err(ShapeError)
-}
-pub fn string(v: &Value) -> Result<String, ShapeError> {
-    Err(ShapeError)
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fail2ban::pickle::{decode, TERMINATOR};
+
+    fn reply(bytes: &[u8]) -> Result<Value, ReplyError> {
+        let bytes = bytes.strip_suffix(TERMINATOR).unwrap_or(bytes);
+        envelope(decode(bytes).unwrap().unwrap().0)
+    }
+
+    #[test]
+    fn status_lists_jails_in_fail2ban_order() {
+        let v = reply(include_bytes!("../../tests/data/1.0.2-py3.11/status.bin")).unwrap();
+        assert_eq!(ServerStatus::from_value(&v).unwrap().jails, ["test1", "test2"]);
+    }
+
+    #[test]
+    fn full_and_short_jail_status() {
+        let full = reply(include_bytes!("../../tests/data/1.0.2-py3.11/status_jail.bin")).unwrap();
+        let s = JailStatus::from_value(&full).unwrap();
+        assert_eq!((s.currently_banned, s.total_banned), (1, 1));
+        assert_eq!(s.banned.as_deref(), Some(&["203.0.113.5".to_string()][..]));
+        let short = reply(include_bytes!("../../tests/data/1.0.2-py3.11/status_jail_short.bin")).unwrap();
+        let s = JailStatus::from_value(&short).unwrap();
+        assert_eq!((s.currently_failed, s.total_failed, s.banned), (2, 5, None));
+        assert_eq!(s.files.len(), 1);
+        let py2 = reply(include_bytes!("../../tests/data/0.11.2-py2.7/status_jail.bin")).unwrap();
+        assert_eq!(JailStatus::from_value(&py2).unwrap().banned.unwrap(), ["203.0.113.5"]);
+    }
+
+    #[test]
+    fn stats_banned_and_ban_lines() {
+        let v = reply(include_bytes!("../../tests/data/1.1.1-py3.11/stats.bin")).unwrap();
+        let s = stats(&v).unwrap();
+        assert_eq!(s[0].0, "test1");
+        assert_eq!(s[0].1, JailCounts { currently_failed: 0, total_failed: 3, currently_banned: 1, total_banned: 1 });
+        let v = reply(include_bytes!("../../tests/data/1.0.2-py3.11/banned_two_ips.bin")).unwrap();
+        assert_eq!(banned_ips(&v).unwrap(), vec![vec!["test1".to_string()], vec![]]);
+        let e = parse_ban_line("203.0.113.5 \t2026-11-22 11:59:46 + 600 = 2026-11-22 12:09:46", UtcOffset::UTC).unwrap();
+        assert_eq!((e.ip.as_str(), e.ban_seconds, e.expires_at.map(|x| x - e.banned_at)), ("203.0.113.5", 600, Some(600)));
+        let p = parse_ban_line("2001:db8::1 \t2026-11-22 11:59:46 + -1 = 9999-12-31 23:59:59", UtcOffset::UTC).unwrap();
+        assert_eq!((p.ban_seconds, p.expires_at), (-1, None));
+        assert!(parse_ban_line("garbage", UtcOffset::UTC).unwrap_err().to_string().contains("\"garbage\""));
+    }
+
+    #[test]
+    fn errors_become_typed_server_errors() {
+        let e = reply(include_bytes!("../../tests/data/1.0.2-py3.11/status_nonexistent_jail.bin")).unwrap_err();
+        assert_eq!(e, ReplyError::Server(ServerError { class: "UnknownJailException".into(), args: vec![Value::Str("nosuchjail".into())] }));
+        let e = reply(include_bytes!("../../tests/data/0.11.2-py2.7/invalid_command.bin")).unwrap_err();
+        assert!(matches!(e, ReplyError::Server(ServerError { ref class, .. }) if class == "Exception"));
+        let e = reply(include_bytes!("../../tests/data/1.0.2-py3.11/x_get_bantime_evformula_unpicklable.bin")).unwrap_err();
+        assert!(matches!(e, ReplyError::Server(ServerError { ref class, .. }) if class == "ERROR"));
+    }
+
+    #[test]
+    fn unexpected_shapes_say_what_was_expected() {
+        let e = JailStatus::from_value(&Value::Int(3)).unwrap_err();
+        assert_eq!(e.to_string(), "expected a jail status [('Filter', [...]), ('Actions', [...])], got 3");
+    }
 }

@@ -1,0 +1,168 @@
+//! /metrics against a real fail2ban, checked by Prometheus's own tools: `promtool check metrics`
+//! on the output, and a real Prometheus server scraping banwatch and answering a query.
+//! build/test installs Debian's `prometheus` package (promtool comes with it).
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::banwatch::{free_port, Banwatch};
+use common::Fail2ban;
+use serde_json::Value;
+
+fn tool(name: &str) -> String {
+    for dir in ["/usr/bin", "/usr/local/bin"] {
+        let p = format!("{dir}/{name}");
+        if std::path::Path::new(&p).exists() {
+            return p;
+        }
+    }
+    panic!("{name} is missing: apt-get install prometheus (build/test installs it)");
+}
+
+fn promtool_check(text: &str) {
+    let mut child = Command::new(tool("promtool"))
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics: {said}\n--- metrics:\n{text}");
+}
+
+fn sample<'a>(text: &'a str, series: &str) -> Option<&'a str> {
+    text.lines().find_map(|l| l.strip_prefix(series).and_then(|r| r.strip_prefix(' ')))
+}
+
+#[test]
+fn metrics_are_promtool_clean_and_exporter_compatible() {
+    let weird = "q\"uote\\back-é";
+    let f2b = Fail2ban::start(&["sshd", weird]);
+    f2b.ban_by_failures("sshd", "203.0.113.7");
+    let bw = Banwatch::start(f2b.socket(), &["--interval", "1", "--metrics-per-ip", "5"]);
+    bw.wait_for("/health", Duration::from_secs(10), |c, _| c == 200);
+    // Settings arrive after the first status of each jail; bans after a ban-list read.
+    bw.wait_for("/metrics", Duration::from_secs(5), |_, b| b.contains("f2b_config_jail_max_retries{jail=\"sshd\"} 3"));
+    assert_eq!(bw.get("/api/v1/jails/sshd/bans").0, 200);
+    let (code, text) = bw.get("/metrics");
+    assert_eq!(code, 200);
+    promtool_check(&text);
+
+    assert_eq!(sample(&text, "f2b_up"), Some("1"));
+    assert_eq!(sample(&text, "f2b_jail_count"), Some("2"));
+    assert_eq!(sample(&text, "f2b_jail_banned_current{jail=\"sshd\"}"), Some("1"));
+    assert_eq!(sample(&text, "f2b_jail_failed_total{jail=\"sshd\"}"), Some("3"));
+    assert_eq!(sample(&text, "f2b_config_jail_ban_time{jail=\"sshd\"}"), Some("600"));
+    assert_eq!(sample(&text, "f2b_config_jail_find_time{jail=\"sshd\"}"), Some("600"));
+    assert_eq!(sample(&text, "f2b_banned_ip{jail=\"sshd\",ip=\"203.0.113.7\"}"), Some("1"));
+    let escaped = "f2b_jail_banned_current{jail=\"q\\\"uote\\\\back-é\"}";
+    assert_eq!(sample(&text, escaped), Some("0"), "label escaping: {text}");
+    for family in [
+        "f2b_errors", "f2b_version", "banwatch_probe_duration_seconds", "banwatch_http_requests_total",
+        "banwatch_open_connections", "process_resident_memory_bytes", "process_start_time_seconds",
+    ] {
+        assert!(text.contains(&format!("# TYPE {family} ")), "{family} missing");
+        assert!(text.contains(&format!("# HELP {family} ")), "{family} has no HELP");
+    }
+    // The exporter's types, kept exactly (it declares its totals as gauges).
+    assert!(text.contains("# TYPE f2b_jail_banned_total gauge"));
+    assert!(text.contains("# TYPE f2b_errors counter"));
+    let rss: f64 = sample(&text, "process_resident_memory_bytes").unwrap().parse().unwrap();
+    assert!(rss > 100_000.0, "{rss}");
+}
+
+#[test]
+fn offline_metrics_say_down_and_count_errors() {
+    let mut f2b = Fail2ban::start(&["sshd"]);
+    let bw = Banwatch::start(f2b.socket(), &["--interval", "1"]);
+    bw.wait_for("/health", Duration::from_secs(10), |c, _| c == 200);
+    f2b.stop();
+    let (_, text) = bw.wait_for("/metrics", Duration::from_secs(5), |_, b| b.contains("\nf2b_up 0\n"));
+    promtool_check(&text);
+    let errors: u64 = sample(&text, "f2b_errors{type=\"socket_conn\"}").unwrap().parse().unwrap();
+    assert!(errors >= 1, "{text}");
+    assert!(!text.contains("f2b_jail_banned_current{"), "no stale per-jail series while down: {text}");
+}
+
+struct Prometheus {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Prometheus {
+    fn start(target: &str) -> Prometheus {
+        let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("prom-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: banwatch\n    static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )
+        .unwrap();
+        let port = free_port();
+        let child = Command::new(tool("prometheus"))
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
+            .spawn()
+            .expect("start prometheus");
+        Prometheus { child, port }
+    }
+
+    /// The value of an instant query's first result, once there is one.
+    fn query(&self, q: &str, within: Duration, want: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + within;
+        let url = format!("http://127.0.0.1:{}/api/v1/query", self.port);
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            let (code, body) = common::banwatch::curl(&["-s", "--data-urlencode", &format!("query={q}"), &url]);
+            if code == 200 {
+                let v: Value = serde_json::from_str(&body).unwrap();
+                if let Some(value) = v["data"]["result"][0]["value"][1].as_str() {
+                    if want(value) {
+                        return value.to_string();
+                    }
+                }
+                last = body;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("prometheus query {q}: no wanted answer within {within:?}; last: {last}");
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_real_prometheus_scrapes_what_banwatch_reports() {
+    let mut f2b = Fail2ban::start(&["sshd", "nginx"]);
+    f2b.ban_by_failures("sshd", "203.0.113.7");
+    f2b.ban_by_failures("sshd", "203.0.113.8");
+    let bw = Banwatch::start(f2b.socket(), &["--interval", "1"]);
+    bw.wait_for("/api/v1/jails", Duration::from_secs(10), |_, b| b.contains("\"currently_banned\":2"));
+    let prom = Prometheus::start(&bw.addr.to_string());
+    let banned = prom.query("f2b_jail_banned_current{jail=\"sshd\"}", Duration::from_secs(30), |_| true);
+    let (_, jails) = bw.json("/api/v1/jails");
+    let sshd = jails["items"].as_array().unwrap().iter().find(|j| j["name"] == "sshd").unwrap();
+    assert_eq!(banned, sshd["currently_banned"].to_string(), "prometheus and banwatch agree");
+    assert_eq!(prom.query("up{job=\"banwatch\"}", Duration::from_secs(5), |_| true), "1");
+
+    f2b.stop();
+    prom.query("f2b_up", Duration::from_secs(20), |v| v == "0");
+}
