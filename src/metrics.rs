@@ -61,6 +61,8 @@ pub fn render(state: &State, ctx: &Context) -> String {
         "counter",
         "Errors talking to fail2ban, by type.",
     );
+    // banwatch never reads fail2ban's database; the series exists because the exporter has it.
+    let _ = writeln!(out, "f2b_errors{{type=\"db\"}} 0");
     let _ = writeln!(
         out,
         "f2b_errors{{type=\"socket_conn\"}} {}",

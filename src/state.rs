@@ -265,6 +265,7 @@ impl State {
                         version_at_least(&version, (0, 10, 6)) && !in_0_11_before_short;
                     self.with_time = version_at_least(&version, (0, 11, 1));
                     self.version = Some(version);
+                    self.version_generation = self.client.generation();
                 }
                 Err(e) => log::debug!("version: {e}"),
             },
@@ -341,7 +342,9 @@ impl State {
                         self.set_offline(&e);
                         if in_cycle {
                             // fail2ban is unreachable or hung: do not spend a timeout per jail.
-                            self.client.cancel_unsent(|t| matches!(t, Tag::JailStatus { in_cycle: true, .. }));
+                            self.client.cancel_unsent(|t| {
+                                matches!(t, Tag::JailStatus { in_cycle: true, .. })
+                            });
                             self.probe_outstanding = 0;
                             self.maybe_finish_cycle(now);
                             return;

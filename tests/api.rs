@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 const TOKEN: &str = "s3cret-token-for-tests";
 
 fn token_file(name: &str, mode: u32) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("tokens-{}", std::process::id()));
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("tokens-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     let mut f = std::fs::File::create(&path).unwrap();
@@ -34,13 +35,24 @@ fn auth() -> String {
 
 fn post_ban(bw: &Banwatch, jail: &str, body: &str, headers: &[&str]) -> (u16, Value) {
     let url = bw.url(&format!("/api/v1/jails/{jail}/bans"));
-    let mut args = vec!["-s", "-X", "POST", "-H", "Content-Type: application/json", "-d", body];
+    let mut args = vec![
+        "-s",
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        body,
+    ];
     for h in headers {
         args.extend_from_slice(&["-H", h]);
     }
     args.push(&url);
     let (code, body) = curl(&args);
-    (code, serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}")))
+    (
+        code,
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}")),
+    )
 }
 
 fn query_status(f2b: &Fail2ban, jail: &str) -> String {
@@ -54,20 +66,28 @@ fn read_endpoints_have_the_documented_shapes() {
     f2b.ban_by_failures("sshd", "203.0.113.7");
     let bw = Banwatch::start(f2b.socket(), &["--interval", "1"]);
     online(&bw);
-    bw.wait_for("/api/v1/jails", Duration::from_secs(5), |_, b| b.contains("\"currently_banned\":1"));
+    bw.wait_for("/api/v1/jails", Duration::from_secs(5), |_, b| {
+        b.contains("\"currently_banned\":1")
+    });
 
     let (code, s) = bw.json("/api/v1/status");
     assert_eq!(code, 200);
     assert_eq!(s["fail2ban"]["state"], "online");
     assert_eq!(s["jails"], json!(["nginx", "sshd"]), "fail2ban's own order");
     assert_eq!(s["totals"]["currently_banned"], 1);
-    assert!(s["events"].is_array() && s["pending_recovery"].is_null(), "{s}");
+    assert!(
+        s["events"].is_array() && s["pending_recovery"].is_null(),
+        "{s}"
+    );
     assert_eq!(s["banwatch"]["writes_enabled"], false);
     assert!(s["banwatch"]["uptime_s"].is_u64());
 
     let (code, j) = bw.json("/api/v1/jails");
     assert_eq!(code, 200);
-    assert_eq!(j["pagination"], json!({"page": 1, "page_size": 50, "total": 2, "total_pages": 1}));
+    assert_eq!(
+        j["pagination"],
+        json!({"page": 1, "page_size": 50, "total": 2, "total_pages": 1})
+    );
     assert_eq!(
         j["items"][1],
         json!({"name": "sshd", "currently_failed": 0, "total_failed": 3, "currently_banned": 1, "total_banned": 1})
@@ -81,24 +101,45 @@ fn read_endpoints_have_the_documented_shapes() {
         assert!(body["error"].as_str().is_some());
     }
 
-    let detail = bw.wait_for("/api/v1/jails/sshd", Duration::from_secs(5), |_, b| b.contains("\"maxretry\":3")).1;
+    let detail = bw
+        .wait_for("/api/v1/jails/sshd", Duration::from_secs(5), |_, b| {
+            b.contains("\"maxretry\":3")
+        })
+        .1;
     let d: Value = serde_json::from_str(&detail).unwrap();
-    assert_eq!((d["bantime"].clone(), d["findtime"].clone()), (json!(600), json!(600)));
-    assert!(d["files"][0].as_str().unwrap().ends_with("sshd.log"), "{d}");
+    assert_eq!(
+        (d["bantime"].clone(), d["findtime"].clone()),
+        (json!(600), json!(600))
+    );
+    assert!(
+        std::path::Path::new(d["files"][0].as_str().unwrap()).starts_with(&f2b.dir),
+        "the jail's log: {d}"
+    );
 
     let (code, bans) = bw.json("/api/v1/jails/sshd/bans");
     assert_eq!(code, 200, "{bans}");
     let ban = &bans["items"][0];
     assert_eq!(ban["ip"], "203.0.113.7");
     assert_eq!(ban["ban_seconds"], 600);
-    let (at, exp) = (ban["banned_at"].as_str().unwrap(), ban["expires_at"].as_str().unwrap());
-    let parse = |s: &str| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap();
+    let (at, exp) = (
+        ban["banned_at"].as_str().unwrap(),
+        ban["expires_at"].as_str().unwrap(),
+    );
+    let parse = |s: &str| {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap()
+    };
     assert_eq!((parse(exp) - parse(at)).whole_seconds(), 600, "{ban}");
     let age = (time::OffsetDateTime::now_utc() - parse(at)).whole_seconds();
-    assert!((0..120).contains(&age), "banned_at is now-ish in UTC, not local time: {ban}");
+    assert!(
+        (0..120).contains(&age),
+        "banned_at is now-ish in UTC, not local time: {ban}"
+    );
 
     let (code, b) = bw.json("/api/v1/bans/203.0.113.7");
-    assert_eq!((code, b), (200, json!({"ip": "203.0.113.7", "jails": ["sshd"]})));
+    assert_eq!(
+        (code, b),
+        (200, json!({"ip": "203.0.113.7", "jails": ["sshd"]}))
+    );
     let (code, b) = bw.json("/api/v1/bans/192.0.2.1");
     assert_eq!((code, b), (200, json!({"ip": "192.0.2.1", "jails": []})));
 
@@ -111,23 +152,45 @@ fn read_endpoints_have_the_documented_shapes() {
 #[test]
 fn ban_and_unban_through_the_api_reach_fail2ban() {
     let f2b = Fail2ban::start(&["sshd"]);
-    let bw = Banwatch::start(f2b.socket(), &["--token-file", token_file("ok", 0o600).to_str().unwrap()]);
+    let bw = Banwatch::start(
+        f2b.socket(),
+        &["--token-file", token_file("ok", 0o600).to_str().unwrap()],
+    );
     online(&bw);
     let (code, v) = post_ban(&bw, "sshd", r#"{"ip":"203.0.113.5"}"#, &[&auth()]);
-    assert_eq!((code, v), (201, json!({"jail": "sshd", "ip": "203.0.113.5", "banned": true})));
+    assert_eq!(
+        (code, v),
+        (
+            201,
+            json!({"jail": "sshd", "ip": "203.0.113.5", "banned": true})
+        )
+    );
     assert!(query_status(&f2b, "sshd").contains("203.0.113.5"));
     let (code, v) = post_ban(&bw, "sshd", r#"{"ip":"203.0.113.5"}"#, &[&auth()]);
-    assert_eq!((code, v["banned"].clone()), (201, json!(false)), "already banned is fail2ban's own answer");
+    assert_eq!(
+        (code, v["banned"].clone()),
+        (201, json!(false)),
+        "already banned is fail2ban's own answer"
+    );
     // The jail's counts refresh right after the write.
-    bw.wait_for("/api/v1/jails/sshd", Duration::from_secs(2), |_, b| b.contains("\"currently_banned\":1"));
+    bw.wait_for("/api/v1/jails/sshd", Duration::from_secs(2), |_, b| {
+        b.contains("\"currently_banned\":1")
+    });
 
     let url = bw.url("/api/v1/jails/sshd/bans/203.0.113.5");
     let (code, body) = curl(&["-s", "-X", "DELETE", "-H", &auth(), &url]);
     assert_eq!(code, 200, "{body}");
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), json!({"jail": "sshd", "ip": "203.0.113.5", "unbanned": true}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"jail": "sshd", "ip": "203.0.113.5", "unbanned": true})
+    );
     assert!(!query_status(&f2b, "sshd").contains("203.0.113.5"));
     let (code, body) = curl(&["-s", "-X", "DELETE", "-H", &auth(), &url]);
-    assert_eq!((code, body.contains("\"unbanned\":false")), (200, true), "{body}");
+    assert_eq!(
+        (code, body.contains("\"unbanned\":false")),
+        (200, true),
+        "{body}"
+    );
 
     let (_, s) = bw.json("/api/v1/status");
     assert_eq!(s["banwatch"]["writes_enabled"], true);
@@ -136,33 +199,90 @@ fn ban_and_unban_through_the_api_reach_fail2ban() {
 #[test]
 fn write_errors_are_clear_and_change_nothing() {
     let f2b = Fail2ban::start(&["sshd"]);
-    let bw = Banwatch::start(f2b.socket(), &["--token-file", token_file("ok2", 0o600).to_str().unwrap()]);
+    let bw = Banwatch::start(
+        f2b.socket(),
+        &["--token-file", token_file("ok2", 0o600).to_str().unwrap()],
+    );
     online(&bw);
     let (code, v) = post_ban(&bw, "sshd", r#"{"ip":"203.0.113.6"}"#, &[]);
     assert_eq!(code, 401, "{v}");
-    let (code, v) = post_ban(&bw, "sshd", r#"{"ip":"203.0.113.6"}"#, &["Authorization: Bearer wrong"]);
+    let (code, v) = post_ban(
+        &bw,
+        "sshd",
+        r#"{"ip":"203.0.113.6"}"#,
+        &["Authorization: Bearer wrong"],
+    );
     assert_eq!(code, 401, "{v}");
-    for bad in ["not-an-ip", "1.2.3.4; rm -rf /", "1.2.3.4<F2B_END_COMMAND>", "203.0.113.0/33"] {
+    for bad in [
+        "not-an-ip",
+        "1.2.3.4; rm -rf /",
+        "1.2.3.4<F2B_END_COMMAND>",
+        "203.0.113.0/33",
+    ] {
         let body = json!({ "ip": bad }).to_string();
         let (code, v) = post_ban(&bw, "sshd", &body, &[&auth()]);
         assert_eq!(code, 400, "{bad}: {v}");
-        assert!(v["error"].as_str().unwrap().contains("not an IPv4 or IPv6"), "{v}");
+        assert!(
+            v["error"].as_str().unwrap().contains("not an IPv4 or IPv6"),
+            "{v}"
+        );
     }
     let (code, v) = post_ban(&bw, "sshd", "not json", &[&auth()]);
     assert_eq!(code, 400, "{v}");
     let (code, v) = post_ban(&bw, "nosuch", r#"{"ip":"203.0.113.6"}"#, &[&auth()]);
     assert_eq!(code, 404, "{v}");
     let status = query_status(&f2b, "sshd");
-    assert!(!status.contains("203.0.113.6") && !status.contains("not-an-ip"), "nothing reached fail2ban: {status}");
+    assert!(
+        !status.contains("203.0.113.6") && !status.contains("not-an-ip"),
+        "nothing reached fail2ban: {status}"
+    );
 
-    let (code, head) = curl(&["-s", "-o", "/dev/null", "-D", "-", "-X", "PUT", &bw.url("/api/v1/jails/sshd/bans")]);
+    let (code, head) = curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-D",
+        "-",
+        "-X",
+        "PUT",
+        &bw.url("/api/v1/jails/sshd/bans"),
+    ]);
     assert_eq!(code, 405);
-    assert!(head.to_ascii_lowercase().contains("allow: get, head, post"), "{head}");
-    let (code, head) = curl(&["-s", "-o", "/dev/null", "-D", "-", "-X", "POST", &bw.url("/api/v1/jails/sshd/bans"), "-H", &auth()]);
+    assert!(
+        head.to_ascii_lowercase().contains("allow: get, head, post"),
+        "{head}"
+    );
+    let (code, head) = curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-D",
+        "-",
+        "-X",
+        "POST",
+        &bw.url("/api/v1/jails/sshd/bans"),
+        "-H",
+        &auth(),
+    ]);
     assert_eq!(code, 400, "{head}");
-    let (code, head) = curl(&["-s", "-D", "-", "-o", "/dev/null", "-X", "POST", "-d", "{}", &bw.url("/api/v1/jails/sshd/bans")]);
+    let (code, head) = curl(&[
+        "-s",
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        "-X",
+        "POST",
+        "-d",
+        "{}",
+        &bw.url("/api/v1/jails/sshd/bans"),
+    ]);
     assert_eq!(code, 401);
-    assert!(head.to_ascii_lowercase().contains("www-authenticate: bearer"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("www-authenticate: bearer"),
+        "{head}"
+    );
 }
 
 #[test]
@@ -172,16 +292,27 @@ fn writes_are_403_without_a_token_file() {
     online(&bw);
     let (code, v) = post_ban(&bw, "sshd", r#"{"ip":"203.0.113.8"}"#, &[&auth()]);
     assert_eq!(code, 403);
-    assert!(v["error"].as_str().unwrap().contains("--token-file"), "says how to enable writes: {v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("--token-file"),
+        "says how to enable writes: {v}"
+    );
 }
 
 #[test]
 fn protect_reads_guards_api_and_metrics_but_never_health() {
     let f2b = Fail2ban::start(&["sshd"]);
     let tf = token_file("reads", 0o600);
-    let bw = Banwatch::start(f2b.socket(), &["--token-file", tf.to_str().unwrap(), "--protect-reads"]);
+    let bw = Banwatch::start(
+        f2b.socket(),
+        &["--token-file", tf.to_str().unwrap(), "--protect-reads"],
+    );
     online(&bw);
-    for path in ["/api/v1/status", "/api/v1/jails", "/metrics", "/api/v1/jails/sshd/bans"] {
+    for path in [
+        "/api/v1/status",
+        "/api/v1/jails",
+        "/metrics",
+        "/api/v1/jails/sshd/bans",
+    ] {
         assert_eq!(bw.get(path).0, 401, "{path}");
         assert_eq!(curl(&["-s", "-H", &auth(), &bw.url(path)]).0, 200, "{path}");
     }
@@ -192,15 +323,37 @@ fn protect_reads_guards_api_and_metrics_but_never_health() {
 #[test]
 fn unsafe_token_files_are_refused_at_startup() {
     let world = token_file("world", 0o644);
-    let out = run(&["serve", "--socket", "/nonexistent", "--listen", "127.0.0.1:0", "--token-file", world.to_str().unwrap()]);
+    let out = run(&[
+        "serve",
+        "--socket",
+        "/nonexistent",
+        "--listen",
+        "127.0.0.1:0",
+        "--token-file",
+        world.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("chmod 600 {}", world.display())), "{err}");
+    assert!(
+        err.contains(&format!("chmod 600 {}", world.display())),
+        "{err}"
+    );
     let empty = token_file("empty", 0o600);
     std::fs::write(&empty, "\n").unwrap();
-    let out = run(&["serve", "--socket", "/nonexistent", "--listen", "0.0.0.0:0", "--token-file", empty.to_str().unwrap()]);
+    let out = run(&[
+        "serve",
+        "--socket",
+        "/nonexistent",
+        "--listen",
+        "0.0.0.0:0",
+        "--token-file",
+        empty.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("empty"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("empty"),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -210,7 +363,9 @@ fn fifty_concurrent_ban_list_reads_cost_one_fail2ban_command() {
     // A long interval: no probe runs during the burst, and the cache cannot expire in it.
     let bw = Banwatch::start(f2b.socket(), &["--interval", "60"]);
     online(&bw);
-    let before = bw.json("/api/v1/status").1["banwatch"]["ban_list_fetches"].as_u64().unwrap();
+    let before = bw.json("/api/v1/status").1["banwatch"]["ban_list_fetches"]
+        .as_u64()
+        .unwrap();
     let url = bw.url("/api/v1/jails/sshd/bans");
     let clients: Vec<_> = (0..50)
         .map(|_| {
@@ -223,8 +378,14 @@ fn fifty_concurrent_ban_list_reads_cost_one_fail2ban_command() {
         assert_eq!(code, 200, "{body}");
         assert!(body.contains("203.0.113.9"), "{body}");
     }
-    let after = bw.json("/api/v1/status").1["banwatch"]["ban_list_fetches"].as_u64().unwrap();
-    assert_eq!(after - before, 1, "50 concurrent reads of one jail's bans must share one fail2ban command");
+    let after = bw.json("/api/v1/status").1["banwatch"]["ban_list_fetches"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        after - before,
+        1,
+        "50 concurrent reads of one jail's bans must share one fail2ban command"
+    );
 }
 
 #[test]
@@ -238,7 +399,11 @@ fn ten_thousand_bans_page_correctly_and_jails_stay_fast() {
     let mut q = vec!["query", "--socket", &socket, "--timeout", "60", "--"];
     q.extend(args);
     let out = run(&q);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "10000", "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "10000",
+        "{out:?}"
+    );
 
     let bw = Banwatch::start(f2b.socket(), &["--interval", "2", "--timeout", "10"]);
     online(&bw);
@@ -249,7 +414,10 @@ fn ten_thousand_bans_page_correctly_and_jails_stay_fast() {
     let mut slowest = Duration::ZERO;
     while !fetch.is_finished() {
         let t = Instant::now();
-        let reply = bw.raw(b"GET /api/v1/jails HTTP/1.1\r\nConnection: close\r\n\r\n", Duration::from_secs(5));
+        let reply = bw.raw(
+            b"GET /api/v1/jails HTTP/1.1\r\nConnection: close\r\n\r\n",
+            Duration::from_secs(5),
+        );
         slowest = slowest.max(t.elapsed());
         assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     }
@@ -258,10 +426,15 @@ fn ten_thousand_bans_page_correctly_and_jails_stay_fast() {
     let (code, first) = fetch.join().unwrap();
     assert_eq!(code, 200);
     let first: Value = serde_json::from_str(&first).unwrap();
-    assert_eq!(first["pagination"], json!({"page": 1, "page_size": 500, "total": 10000, "total_pages": 20}));
+    assert_eq!(
+        first["pagination"],
+        json!({"page": 1, "page_size": 500, "total": 10000, "total_pages": 20})
+    );
     let mut seen: Vec<String> = Vec::new();
     for page in 1..=20 {
-        let (_, v) = bw.json(&format!("/api/v1/jails/sshd/bans?page={page}&page_size=500"));
+        let (_, v) = bw.json(&format!(
+            "/api/v1/jails/sshd/bans?page={page}&page_size=500"
+        ));
         let items = v["items"].as_array().unwrap();
         assert_eq!(items.len(), 500, "page {page}");
         seen.extend(items.iter().map(|i| i["ip"].as_str().unwrap().to_string()));

@@ -19,7 +19,8 @@ fn query(f2b: &Fail2ban, args: &[&str]) -> Output {
 fn ok_json(f2b: &Fail2ban, args: &[&str]) -> Value {
     let out = query(f2b, args);
     assert_eq!(out.status.code(), Some(0), "query {args:?}: {out:?}");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("query {args:?}: not JSON: {e}: {out:?}"))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("query {args:?}: not JSON: {e}: {out:?}"))
 }
 
 #[test]
@@ -27,35 +28,76 @@ fn query_speaks_every_sidecar_command_to_a_real_fail2ban() {
     let f2b = Fail2ban::start(&["sshd", "nginx"]);
     assert_eq!(ok_json(&f2b, &["ping"]), "pong");
     let version = ok_json(&f2b, &["version"]);
-    assert!(version.as_str().is_some_and(|v| v.contains('.')), "{version}");
+    assert!(
+        version.as_str().is_some_and(|v| v.contains('.')),
+        "{version}"
+    );
 
     let status = ok_json(&f2b, &["status"]);
-    assert_eq!(status[0], serde_json::json!(["Number of jail", 2]), "{status}");
+    assert_eq!(
+        status[0],
+        serde_json::json!(["Number of jail", 2]),
+        "{status}"
+    );
     let mut jails: Vec<&str> = status[1][1].as_str().unwrap().split(", ").collect();
     jails.sort();
-    assert_eq!((status[1][0].as_str(), jails), (Some("Jail list"), vec!["nginx", "sshd"]));
+    assert_eq!(
+        (status[1][0].as_str(), jails),
+        (Some("Jail list"), vec!["nginx", "sshd"])
+    );
 
     f2b.ban_by_failures("sshd", "203.0.113.7");
     let full = ok_json(&f2b, &["status", "sshd"]);
     let actions = &full[1][1];
-    assert_eq!(actions[0], serde_json::json!(["Currently banned", 1]), "{full}");
-    assert_eq!(actions[2], serde_json::json!(["Banned IP list", ["203.0.113.7"]]), "{full}");
+    assert_eq!(
+        actions[0],
+        serde_json::json!(["Currently banned", 1]),
+        "{full}"
+    );
+    assert_eq!(
+        actions[2],
+        serde_json::json!(["Banned IP list", ["203.0.113.7"]]),
+        "{full}"
+    );
     let short = ok_json(&f2b, &["status", "sshd", "short"]);
-    assert_eq!(short[1][1].as_array().unwrap().len(), 2, "short has no ban list: {short}");
+    assert_eq!(
+        short[1][1].as_array().unwrap().len(),
+        2,
+        "short has no ban list: {short}"
+    );
 
     let banned = ok_json(&f2b, &["banned"]);
-    let mut per_jail: Vec<String> = banned.as_array().unwrap().iter().map(|d| d.to_string()).collect();
+    let mut per_jail: Vec<String> = banned
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
     per_jail.sort();
-    assert_eq!(per_jail, [r#"{"nginx":[]}"#, r#"{"sshd":["203.0.113.7"]}"#], "{banned}");
+    assert_eq!(
+        per_jail,
+        [r#"{"nginx":[]}"#, r#"{"sshd":["203.0.113.7"]}"#],
+        "{banned}"
+    );
 
     let with_time = ok_json(&f2b, &["get", "sshd", "banip", "--with-time"]);
     let line = with_time[0].as_str().unwrap();
-    assert!(line.starts_with("203.0.113.7 \t") && line.contains(" + 600 = "), "{line}");
+    assert!(
+        line.starts_with("203.0.113.7 \t") && line.contains(" + 600 = "),
+        "{line}"
+    );
 
     assert_eq!(ok_json(&f2b, &["set", "nginx", "banip", "198.51.100.9"]), 1);
-    assert_eq!(ok_json(&f2b, &["set", "nginx", "banip", "198.51.100.9"]), 0, "already banned");
+    assert_eq!(
+        ok_json(&f2b, &["set", "nginx", "banip", "198.51.100.9"]),
+        0,
+        "already banned"
+    );
     assert!(f2b.client(&["status", "nginx"]).contains("198.51.100.9"));
-    assert_eq!(ok_json(&f2b, &["set", "nginx", "unbanip", "198.51.100.9"]), 1);
+    assert_eq!(
+        ok_json(&f2b, &["set", "nginx", "unbanip", "198.51.100.9"]),
+        1
+    );
     assert!(!f2b.client(&["status", "nginx"]).contains("198.51.100.9"));
     assert_eq!(ok_json(&f2b, &["get", "sshd", "maxretry"]), 3);
 }
@@ -66,7 +108,10 @@ fn an_unknown_jail_exits_1_with_the_exception_class() {
     let out = query(&f2b, &["status", "nosuchjail"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v, serde_json::json!({"error": {"class": "UnknownJailException", "args": ["nosuchjail"]}}));
+    assert_eq!(
+        v,
+        serde_json::json!({"error": {"class": "UnknownJailException", "args": ["nosuchjail"]}})
+    );
 }
 
 #[test]
@@ -74,7 +119,11 @@ fn a_wrong_socket_path_exits_2_with_a_clear_message() {
     let out = run(&["query", "--socket", "/nonexistent/fail2ban.sock", "ping"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no fail2ban socket at /nonexistent/fail2ban.sock") && err.contains("--socket"), "{err}");
+    assert!(
+        err.contains("no fail2ban socket at /nonexistent/fail2ban.sock")
+            && err.contains("--socket"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(out.stdout.is_empty());
 }
@@ -84,7 +133,10 @@ fn an_argument_holding_the_terminator_is_refused_before_sending() {
     let f2b = Fail2ban::start(&["sshd"]);
     let out = query(&f2b, &["set", "sshd", "banip", "1.2.3.4<F2B_END_COMMAND>"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not sent"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not sent"),
+        "{out:?}"
+    );
     assert!(!f2b.client(&["status", "sshd"]).contains("1.2.3.4"));
 }
 
@@ -120,5 +172,9 @@ fn a_socket_without_permission_exits_2_and_names_the_fix() {
         .expect("setpriv (util-linux) runs the client as nobody");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("permission denied") && err.contains("run banwatch as root or as the socket's owner"), "{err}");
+    assert!(
+        err.contains("permission denied")
+            && err.contains("run banwatch as root or as the socket's owner"),
+        "{err}"
+    );
 }

@@ -27,42 +27,81 @@ fn health_follows_fail2ban_down_and_back_without_restarting_banwatch() {
     assert_eq!(v["status"], "pass");
     assert_eq!(v["fail2ban"], "online");
     assert_eq!(v["jails"], 2);
-    assert!(v["version"].as_str().is_some_and(|s| s.starts_with(|c: char| c.is_ascii_digit())), "{v}");
-    assert!(v["checked_at"].as_str().is_some_and(|s| s.ends_with('Z')), "{v}");
+    assert!(
+        v["version"]
+            .as_str()
+            .is_some_and(|s| s.starts_with(|c: char| c.is_ascii_digit())),
+        "{v}"
+    );
+    assert!(
+        v["checked_at"].as_str().is_some_and(|s| s.ends_with('Z')),
+        "{v}"
+    );
 
     let (_, head) = bw.curl(&["-s", "-o", "/dev/null", "-D", "-", &bw.url("/health")]);
-    assert_eq!(header(&head, "content-type"), Some("application/health+json"), "{head}");
+    assert_eq!(
+        header(&head, "content-type"),
+        Some("application/health+json"),
+        "{head}"
+    );
     assert_eq!(header(&head, "cache-control"), Some("no-store"), "{head}");
     let (code, head_only) = bw.curl(&["-s", "-I", &bw.url("/health")]);
     assert_eq!(code, 200);
-    assert!(header(&head_only, "content-length").is_some(), "HEAD keeps Content-Length: {head_only}");
+    assert!(
+        header(&head_only, "content-length").is_some(),
+        "HEAD keeps Content-Length: {head_only}"
+    );
 
     f2b.stop();
     let stopped = Instant::now();
     let (_, body) = bw.wait_for("/health", Duration::from_secs(5), |c, _| c == 503);
     // interval + timeout = 2 s, plus slack for a loaded machine.
-    assert!(stopped.elapsed() < Duration::from_secs(4), "503 took {:?}", stopped.elapsed());
+    assert!(
+        stopped.elapsed() < Duration::from_secs(4),
+        "503 took {:?}",
+        stopped.elapsed()
+    );
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["status"], "fail");
     assert_eq!(v["fail2ban"], "offline");
     let error = v["error"].as_str().unwrap();
-    assert!(error.contains(&f2b.socket().display().to_string()), "names the socket: {error}");
-    assert!(error.contains("is fail2ban running"), "names the fix: {error}");
+    assert!(
+        error.contains(&f2b.socket().display().to_string()),
+        "names the socket: {error}"
+    );
+    assert!(
+        error.contains("is fail2ban running"),
+        "names the fix: {error}"
+    );
     assert!(v["since"].as_str().is_some());
 
     f2b.start_again();
     bw.wait_for("/health", Duration::from_secs(10), |c, _| c == 200);
     let (_, status) = bw.json("/api/v1/status");
-    let kinds: Vec<&str> = status["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["online", "offline", "online"], "events newest first: {status}");
+    let kinds: Vec<&str> = status["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["online", "offline", "online"],
+        "events newest first: {status}"
+    );
 }
 
 #[test]
 fn a_missing_socket_is_not_fatal_and_health_says_why() {
     let dir = std::env::temp_dir().join(format!("bw-missing-{}", std::process::id()));
     let bw = Banwatch::start(&dir.join("nope.sock"), &["--interval", "1"]);
-    let (_, body) = bw.wait_for("/health", Duration::from_secs(5), |c, b| c == 503 && b.contains("offline"));
-    assert!(body.contains("no fail2ban socket at") && body.contains("nope.sock"), "{body}");
+    let (_, body) = bw.wait_for("/health", Duration::from_secs(5), |c, b| {
+        c == 503 && b.contains("offline")
+    });
+    assert!(
+        body.contains("no fail2ban socket at") && body.contains("nope.sock"),
+        "{body}"
+    );
     assert_eq!(bw.get("/livez").0, 200);
 }
 
@@ -74,16 +113,27 @@ fn a_hung_fail2ban_gives_503_with_a_timeout_reason_while_livez_stays_fast() {
     let bw = Banwatch::start(&fake.path, &["--interval", "1", "--timeout", "1"]);
     let (code, body) = bw.get("/health");
     assert_eq!(code, 503);
-    assert!(body.contains("\"unknown\""), "before the first probe ends: {body}");
+    assert!(
+        body.contains("\"unknown\""),
+        "before the first probe ends: {body}"
+    );
 
-    let (_, body) = bw.wait_for("/health", Duration::from_secs(4), |c, b| c == 503 && b.contains("offline"));
+    let (_, body) = bw.wait_for("/health", Duration::from_secs(4), |c, b| {
+        c == 503 && b.contains("offline")
+    });
     assert!(body.contains("did not answer"), "{body}");
     for _ in 0..5 {
         let t = Instant::now();
-        let reply = bw.raw(b"GET /livez HTTP/1.1\r\nConnection: close\r\n\r\n", Duration::from_secs(2));
+        let reply = bw.raw(
+            b"GET /livez HTTP/1.1\r\nConnection: close\r\n\r\n",
+            Duration::from_secs(2),
+        );
         let took = t.elapsed();
         assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
-        assert!(took < Duration::from_millis(100), "/livez took {took:?} while fail2ban hangs");
+        assert!(
+            took < Duration::from_millis(100),
+            "/livez took {took:?} while fail2ban hangs"
+        );
     }
 }
 
@@ -92,15 +142,35 @@ fn keep_alive_http10_and_pipelining() {
     let f2b = Fail2ban::start(&["sshd"]);
     let bw = Banwatch::start(f2b.socket(), &[]);
     // curl reuses one connection for both transfers: the second makes no new connect.
-    let (_, out) = bw.curl(&["-s", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{num_connects}\n", &bw.url("/livez"), &bw.url("/livez")]);
-    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["1", "0"], "{out}");
+    let (_, out) = bw.curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{num_connects}\n",
+        &bw.url("/livez"),
+        &bw.url("/livez"),
+    ]);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["1", "0"],
+        "{out}"
+    );
 
     // HTTP/1.0 without keep-alive: answered, then closed by the server.
     let reply = bw.raw(b"GET /livez HTTP/1.0\r\n\r\n", Duration::from_secs(3));
     assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
-    assert!(reply.contains("Connection: close\r\n") && reply.ends_with("{\"status\":\"pass\"}\n"), "{reply}");
+    assert!(
+        reply.contains("Connection: close\r\n") && reply.ends_with("{\"status\":\"pass\"}\n"),
+        "{reply}"
+    );
     // HTTP/1.0 with keep-alive: the server says so and keeps the connection.
-    let reply = bw.raw(b"GET /livez HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", Duration::from_millis(600));
+    let reply = bw.raw(
+        b"GET /livez HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        Duration::from_millis(600),
+    );
     assert!(reply.contains("Connection: keep-alive\r\n"), "{reply}");
 
     // Three pipelined requests in one write, answered in order.
@@ -108,9 +178,16 @@ fn keep_alive_http10_and_pipelining() {
         b"GET /livez HTTP/1.1\r\n\r\nHEAD /livez HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\nConnection: close\r\n\r\n",
         Duration::from_secs(3),
     );
-    let statuses: Vec<&str> = reply.match_indices("HTTP/1.1 ").map(|(i, _)| &reply[i + 9..i + 12]).collect();
+    let statuses: Vec<&str> = reply
+        .match_indices("HTTP/1.1 ")
+        .map(|(i, _)| &reply[i + 9..i + 12])
+        .collect();
     assert_eq!(statuses, ["200", "200", "404"], "{reply}");
-    assert_eq!(reply.matches("{\"status\":\"pass\"}").count(), 1, "HEAD has no body: {reply}");
+    assert_eq!(
+        reply.matches("{\"status\":\"pass\"}").count(),
+        1,
+        "HEAD has no body: {reply}"
+    );
     assert!(reply.contains("Date: "), "{reply}");
 }
 
@@ -123,8 +200,14 @@ fn malformed_requests_get_400_and_oversized_headers_431() {
     let big = format!("GET /livez HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(9000));
     let reply = bw.raw(big.as_bytes(), Duration::from_secs(2));
     assert!(reply.starts_with("HTTP/1.1 431 "), "{reply}");
-    let reply = bw.raw(b"DELETE /livez HTTP/1.1\r\n\r\n", Duration::from_millis(500));
-    assert!(reply.starts_with("HTTP/1.1 405 ") && reply.contains("Allow: GET, HEAD\r\n"), "{reply}");
+    let reply = bw.raw(
+        b"DELETE /livez HTTP/1.1\r\n\r\n",
+        Duration::from_millis(500),
+    );
+    assert!(
+        reply.starts_with("HTTP/1.1 405 ") && reply.contains("Allow: GET, HEAD\r\n"),
+        "{reply}"
+    );
 }
 
 #[test]
@@ -132,7 +215,9 @@ fn a_hundred_idle_connections_do_not_stop_health() {
     let f2b = Fail2ban::start(&["sshd"]);
     let bw = Banwatch::start(f2b.socket(), &[]);
     bw.wait_for("/health", Duration::from_secs(10), |c, _| c == 200);
-    let idle: Vec<TcpStream> = (0..100).map(|_| TcpStream::connect(bw.addr).unwrap()).collect();
+    let idle: Vec<TcpStream> = (0..100)
+        .map(|_| TcpStream::connect(bw.addr).unwrap())
+        .collect();
     std::thread::sleep(Duration::from_millis(200));
     let t = Instant::now();
     let (code, _) = bw.get("/health");
@@ -148,15 +233,31 @@ fn check_exits_0_on_2xx_and_1_otherwise() {
     let out = run(&["check", "--url", &bw.url("/health")]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let line = String::from_utf8_lossy(&out.stdout);
-    assert!(line.starts_with("ok 200 ") && line.lines().count() == 1, "{line}");
+    assert!(
+        line.starts_with("ok 200 ") && line.lines().count() == 1,
+        "{line}"
+    );
 
     let down = Banwatch::start(std::path::Path::new("/nonexistent/f2b.sock"), &[]);
     let out = run(&["check", "--url", &down.url("/health")]);
     assert_eq!(out.status.code(), Some(1), "503 fails the check: {out:?}");
     let port = common::banwatch::free_port();
-    let out = run(&["check", "--url", &format!("http://127.0.0.1:{port}/health"), "--timeout", "2"]);
-    assert_eq!(out.status.code(), Some(1), "refused fails the check: {out:?}");
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("fail "), "{out:?}");
+    let out = run(&[
+        "check",
+        "--url",
+        &format!("http://127.0.0.1:{port}/health"),
+        "--timeout",
+        "2",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "refused fails the check: {out:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("fail "),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -219,7 +320,10 @@ fn bad_flags_print_one_line_and_exit_2() {
     assert!(err.contains("'soon'"), "{err}");
     let out = run(&["--help"]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).lines().count() <= 30, "--help fits one screen");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).lines().count() <= 30,
+        "--help fits one screen"
+    );
 }
 
 #[test]

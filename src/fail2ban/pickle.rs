@@ -107,9 +107,15 @@ pub enum Value {
     /// Insertion-ordered.
     Dict(Vec<(Value, Value)>),
     /// A class reference; Python 2 modules `exceptions` and `__builtin__` read `builtins`.
-    Global { module: String, name: String },
+    Global {
+        module: String,
+        name: String,
+    },
     /// `REDUCE` / `NEWOBJ`: a call of `callable` with `args` (exceptions, `IPAddr`).
-    Call { callable: Box<Value>, args: Vec<Value> },
+    Call {
+        callable: Box<Value>,
+        args: Vec<Value>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,7 +149,13 @@ pub struct Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = match self.kind {
-            ErrorKind::UnknownOpcode(op) => return write!(f, "unknown pickle opcode 0x{op:02x} at byte {}", self.offset),
+            ErrorKind::UnknownOpcode(op) => {
+                return write!(
+                    f,
+                    "unknown pickle opcode 0x{op:02x} at byte {}",
+                    self.offset
+                )
+            }
             ErrorKind::StackUnderflow => "pickle stack underflow",
             ErrorKind::NoMark => "pickle opcode without a mark",
             ErrorKind::WrongType => "pickle opcode applied to the wrong kind of value",
@@ -170,7 +182,11 @@ pub struct EncodeError {
 
 impl fmt::Display for EncodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "argument {} contains <F2B_END_COMMAND>, which would split the command", self.index + 1)
+        write!(
+            f,
+            "argument {} contains <F2B_END_COMMAND>, which would split the command",
+            self.index + 1
+        )
     }
 }
 
@@ -239,10 +255,27 @@ type Step<T> = Result<Option<T>, Error>;
 /// Decode one pickle at the start of `buf`. `Ok(None)`: incomplete, feed more bytes.
 /// `Ok(Some((value, used)))`: `used` bytes, through `STOP`, made `value`.
 pub fn decode(buf: &[u8]) -> Result<Option<(Value, usize)>, Error> {
-    let mut m = Machine { buf, pos: 0, at: 0, nodes: Vec::new(), owners: Vec::new(), stack: Vec::new(), marks: 0, memo: Vec::new() };
-    let Some(root) = m.run()? else { return Ok(None) };
+    let mut m = Machine {
+        buf,
+        pos: 0,
+        at: 0,
+        nodes: Vec::new(),
+        owners: Vec::new(),
+        stack: Vec::new(),
+        marks: 0,
+        memo: Vec::new(),
+    };
+    let Some(root) = m.run()? else {
+        return Ok(None);
+    };
     let budget = buf.len().saturating_mul(MAX_EXPANSION).saturating_add(64);
-    let mut b = Builder { nodes: &mut m.nodes, owners: &m.owners, built: 0, budget, offset: m.pos };
+    let mut b = Builder {
+        nodes: &mut m.nodes,
+        owners: &m.owners,
+        built: 0,
+        budget,
+        offset: m.pos,
+    };
     let value = b.build(root, 0, false)?;
     Ok(Some((value, m.pos)))
 }
@@ -258,7 +291,10 @@ macro_rules! need {
 
 impl<'a> Machine<'a> {
     fn err(&self, kind: ErrorKind) -> Error {
-        Error { kind, offset: self.at }
+        Error {
+            kind,
+            offset: self.at,
+        }
     }
 
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
@@ -273,14 +309,17 @@ impl<'a> Machine<'a> {
     }
 
     fn u32le(&mut self) -> Option<u32> {
-        self.take(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        self.take(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     /// A length that must fit in the remaining input (else: incomplete, never an allocation).
     fn len64(&mut self) -> Option<usize> {
         let b = self.take(8)?;
         let n = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
-        usize::try_from(n).ok().filter(|&n| n <= self.buf.len() - self.pos.min(self.buf.len()))
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= self.buf.len() - self.pos.min(self.buf.len()))
     }
 
     /// A text line without its newline.
@@ -315,7 +354,11 @@ impl<'a> Machine<'a> {
 
     /// Ids above the topmost mark, removing them and the mark.
     fn pop_mark(&mut self) -> Result<Vec<usize>, Error> {
-        let at = self.stack.iter().rposition(|&id| id == MARK_ID).ok_or(self.err(ErrorKind::NoMark))?;
+        let at = self
+            .stack
+            .iter()
+            .rposition(|&id| id == MARK_ID)
+            .ok_or(self.err(ErrorKind::NoMark))?;
         let items = self.stack.split_off(at + 1);
         self.stack.pop();
         self.marks -= 1;
@@ -388,7 +431,11 @@ impl<'a> Machine<'a> {
         for &id in &items {
             self.own(id);
         }
-        self.push_node(if tuple { Node::Tuple(items) } else { Node::List(items) });
+        self.push_node(if tuple {
+            Node::Tuple(items)
+        } else {
+            Node::List(items)
+        });
     }
 
     fn call(&mut self, callable: usize, args: usize) {
@@ -481,7 +528,8 @@ impl<'a> Machine<'a> {
                 }
                 INT | LONG => {
                     let line = need!(self.line());
-                    let text = std::str::from_utf8(line).map_err(|_| self.err(ErrorKind::BadNumber))?;
+                    let text =
+                        std::str::from_utf8(line).map_err(|_| self.err(ErrorKind::BadNumber))?;
                     let text = text.strip_suffix('L').unwrap_or(text);
                     let v = match (op, text) {
                         (INT, "00") => Value::Bool(false),
@@ -492,23 +540,35 @@ impl<'a> Machine<'a> {
                 }
                 FLOAT => {
                     let line = need!(self.line());
-                    let f = std::str::from_utf8(line).ok().and_then(|t| t.trim().parse::<f64>().ok());
+                    let f = std::str::from_utf8(line)
+                        .ok()
+                        .and_then(|t| t.trim().parse::<f64>().ok());
                     self.push(Value::Float(f.ok_or(self.err(ErrorKind::BadNumber))?));
                 }
                 BINFLOAT => {
                     let b = need!(self.take(8));
-                    self.push(Value::Float(f64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])));
+                    self.push(Value::Float(f64::from_be_bytes([
+                        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                    ])));
                 }
                 SHORT_BINUNICODE | SHORT_BINSTRING => {
                     let n = usize::from(need!(self.byte()));
                     let b = need!(self.take(n));
-                    let s = if op == SHORT_BINSTRING { latin1_or_utf8(b) } else { self.text(b)? };
+                    let s = if op == SHORT_BINSTRING {
+                        latin1_or_utf8(b)
+                    } else {
+                        self.text(b)?
+                    };
                     self.push(Value::Str(s));
                 }
                 BINUNICODE | BINSTRING => {
                     let n = need!(self.u32le()) as usize;
                     let b = need!(self.take(n));
-                    let s = if op == BINSTRING { latin1_or_utf8(b) } else { self.text(b)? };
+                    let s = if op == BINSTRING {
+                        latin1_or_utf8(b)
+                    } else {
+                        self.text(b)?
+                    };
                     self.push(Value::Str(s));
                 }
                 BINUNICODE8 => {
@@ -558,7 +618,8 @@ impl<'a> Machine<'a> {
                 }
                 TUPLE1 | TUPLE2 | TUPLE3 => {
                     let n = usize::from(op - TUPLE1 + 1);
-                    if self.stack.len() < n || self.stack[self.stack.len() - n..].contains(&MARK_ID) {
+                    if self.stack.len() < n || self.stack[self.stack.len() - n..].contains(&MARK_ID)
+                    {
                         return Err(self.err(ErrorKind::StackUnderflow));
                     }
                     let items = self.stack.split_off(self.stack.len() - n);
@@ -627,7 +688,9 @@ impl<'a> Machine<'a> {
                 }
                 PUT => {
                     let line = need!(self.line());
-                    let i = std::str::from_utf8(line).ok().and_then(|t| t.parse::<usize>().ok());
+                    let i = std::str::from_utf8(line)
+                        .ok()
+                        .and_then(|t| t.parse::<usize>().ok());
                     self.memo_put(i.ok_or(self.err(ErrorKind::BadNumber))?)?;
                 }
                 BINGET => {
@@ -640,7 +703,9 @@ impl<'a> Machine<'a> {
                 }
                 GET => {
                     let line = need!(self.line());
-                    let i = std::str::from_utf8(line).ok().and_then(|t| t.parse::<usize>().ok());
+                    let i = std::str::from_utf8(line)
+                        .ok()
+                        .and_then(|t| t.parse::<usize>().ok());
                     self.memo_get(i.ok_or(self.err(ErrorKind::BadNumber))?)?;
                 }
                 other => return Err(self.err(ErrorKind::UnknownOpcode(other))),
@@ -661,7 +726,10 @@ struct Builder<'n> {
 
 impl Builder<'_> {
     fn err(&self, kind: ErrorKind) -> Error {
-        Error { kind, offset: self.offset }
+        Error {
+            kind,
+            offset: self.offset,
+        }
     }
 
     /// `cloning`: an ancestor is shared, so this subtree is reached more than once and must be
@@ -694,7 +762,10 @@ impl Builder<'_> {
             Node::Dict(pairs) => {
                 let mut out = Vec::with_capacity(pairs.len());
                 for (k, v) in pairs {
-                    out.push((self.build(k, depth + 1, cloning)?, self.build(v, depth + 1, cloning)?));
+                    out.push((
+                        self.build(k, depth + 1, cloning)?,
+                        self.build(v, depth + 1, cloning)?,
+                    ));
                 }
                 Value::Dict(out)
             }
@@ -718,10 +789,15 @@ impl Builder<'_> {
 
     fn str_call_arg(&mut self, callable: usize, args: usize, cloning: bool) -> Option<String> {
         let is_str = matches!(&self.nodes[callable], Node::Leaf(Value::Global { module, name }) if module == "builtins" && name == "str");
-        let Node::Tuple(items) = &self.nodes[args] else { return None };
+        let Node::Tuple(items) = &self.nodes[args] else {
+            return None;
+        };
         let [arg] = items.as_slice() else { return None };
         let arg = *arg;
-        if !is_str || (!cloning && self.owners[args] > 1) || !matches!(self.nodes[arg], Node::Leaf(Value::Str(_))) {
+        if !is_str
+            || (!cloning && self.owners[args] > 1)
+            || !matches!(self.nodes[arg], Node::Leaf(Value::Str(_)))
+        {
             return None;
         }
         if cloning || self.owners[arg] > 1 {
@@ -733,7 +809,12 @@ impl Builder<'_> {
         }
     }
 
-    fn build_all(&mut self, ids: &[usize], depth: usize, cloning: bool) -> Result<Vec<Value>, Error> {
+    fn build_all(
+        &mut self,
+        ids: &[usize],
+        depth: usize,
+        cloning: bool,
+    ) -> Result<Vec<Value>, Error> {
         let mut out = Vec::with_capacity(ids.len());
         for &id in ids {
             out.push(self.build(id, depth + 1, cloning)?);
@@ -745,11 +826,18 @@ impl Builder<'_> {
 /// `builtins.str(x)` with one str argument is that str (fail2ban's `IPAddr`).
 fn simplify_call(callable: Value, mut args: Vec<Value>) -> Value {
     if let Value::Global { module, name } = &callable {
-        if module == "builtins" && name == "str" && args.len() == 1 && matches!(args[0], Value::Str(_)) {
+        if module == "builtins"
+            && name == "str"
+            && args.len() == 1
+            && matches!(args[0], Value::Str(_))
+        {
             return args.pop().unwrap_or(Value::None);
         }
     }
-    Value::Call { callable: Box::new(callable), args }
+    Value::Call {
+        callable: Box::new(callable),
+        args,
+    }
 }
 
 /// Python 2 byte strings: UTF-8 when they are, else Latin-1 (as `encoding='latin1'` would).
@@ -807,7 +895,12 @@ fn python_string_literal(line: &[u8]) -> Option<String> {
             }
             b'0'..=b'7' => {
                 let end = (i + 2).min(body.len());
-                let digits = std::iter::once(c).chain(body[i..end].iter().copied().take_while(|d| (b'0'..=b'7').contains(d)));
+                let digits = std::iter::once(c).chain(
+                    body[i..end]
+                        .iter()
+                        .copied()
+                        .take_while(|d| (b'0'..=b'7').contains(d)),
+                );
                 let digits: Vec<u8> = digits.collect();
                 i += digits.len() - 1;
                 out.push(u8::from_str_radix(std::str::from_utf8(&digits).ok()?, 8).ok()?);
@@ -823,7 +916,10 @@ fn python_string_literal(line: &[u8]) -> Option<String> {
 
 /// An int from its decimal text: `Int` when it fits, else the exact digits as `BigInt`.
 fn int_from_text(text: &str) -> Option<Value> {
-    let digits = text.strip_prefix('-').or_else(|| text.strip_prefix('+')).unwrap_or(text);
+    let digits = text
+        .strip_prefix('-')
+        .or_else(|| text.strip_prefix('+'))
+        .unwrap_or(text);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -912,12 +1008,21 @@ impl Value {
             Value::Str(s) => J::String(s.clone()),
             Value::Bytes(b) => J::String(String::from_utf8_lossy(b).into_owned()),
             Value::List(v) | Value::Tuple(v) => J::Array(v.iter().map(Value::to_json).collect()),
-            Value::Dict(pairs) => J::Object(pairs.iter().map(|(k, v)| (k.key_text(), v.to_json())).collect()),
-            Value::Global { module, name } => serde_json::json!({ "global": format!("{module}.{name}") }),
+            Value::Dict(pairs) => J::Object(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.key_text(), v.to_json()))
+                    .collect(),
+            ),
+            Value::Global { module, name } => {
+                serde_json::json!({ "global": format!("{module}.{name}") })
+            }
             Value::Call { callable, args } => {
                 let args: Vec<J> = args.iter().map(Value::to_json).collect();
                 match callable.as_ref() {
-                    Value::Global { name, .. } => serde_json::json!({ "class": name, "args": args }),
+                    Value::Global { name, .. } => {
+                        serde_json::json!({ "class": name, "args": args })
+                    }
                     other => serde_json::json!({ "call": other.to_json(), "args": args }),
                 }
             }
@@ -951,7 +1056,11 @@ fn python_float_repr(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     let s = format!("{f:?}");
     // Rust prints 1e16 as "1e16" and Python as "1e+16".
@@ -968,8 +1077,14 @@ mod tests {
     #[test]
     fn encodes_protocol_2_requests_and_refuses_the_terminator() {
         let out = encode_command(&["ping"]).unwrap();
-        assert_eq!(out, [&b"\x80\x02](X\x04\x00\x00\x00pinge."[..], TERMINATOR].concat());
-        assert_eq!(encode_command(&["set", "x<F2B_END_COMMAND>"]), Err(EncodeError { index: 1 }));
+        assert_eq!(
+            out,
+            [&b"\x80\x02](X\x04\x00\x00\x00pinge."[..], TERMINATOR].concat()
+        );
+        assert_eq!(
+            encode_command(&["set", "x<F2B_END_COMMAND>"]),
+            Err(EncodeError { index: 1 })
+        );
     }
 
     #[test]
@@ -995,9 +1110,15 @@ mod tests {
     fn big_ints_are_exact() {
         // 2**64 as LONG1: 9 bytes little-endian.
         let p = [PROTO, 2, LONG1, 9, 0, 0, 0, 0, 0, 0, 0, 0, 1, STOP];
-        assert_eq!(decode(&p).unwrap().unwrap().0, Value::BigInt("18446744073709551616".into()));
+        assert_eq!(
+            decode(&p).unwrap().unwrap().0,
+            Value::BigInt("18446744073709551616".into())
+        );
         let p = [PROTO, 2, LONG1, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, STOP];
-        assert_eq!(decode(&p).unwrap().unwrap().0, Value::BigInt("-18446744073709551616".into()));
+        assert_eq!(
+            decode(&p).unwrap().unwrap().0,
+            Value::BigInt("-18446744073709551616".into())
+        );
         let p = [PROTO, 2, LONG1, 2, 0xff, 0x7f, STOP];
         assert_eq!(decode(&p).unwrap().unwrap().0, Value::Int(32767));
     }
@@ -1016,9 +1137,14 @@ mod tests {
     #[test]
     fn a_list_memoized_before_it_is_filled_is_seen_filled() {
         // l = [1]; (l, l) with the second reference a memo GET after the append.
-        let p = [PROTO, 2, EMPTY_LIST, BINPUT, 0, BININT1, 1, APPEND, BINGET, 0, TUPLE2, STOP];
+        let p = [
+            PROTO, 2, EMPTY_LIST, BINPUT, 0, BININT1, 1, APPEND, BINGET, 0, TUPLE2, STOP,
+        ];
         let one = Value::List(vec![Value::Int(1)]);
-        assert_eq!(decode(&p).unwrap().unwrap().0, Value::Tuple(vec![one.clone(), one]));
+        assert_eq!(
+            decode(&p).unwrap().unwrap().0,
+            Value::Tuple(vec![one.clone(), one])
+        );
     }
 
     #[test]

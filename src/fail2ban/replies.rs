@@ -64,7 +64,10 @@ fn shape(expected: &'static str, got: &Value) -> ShapeError {
         text.truncate(end);
         text.push_str("...");
     }
-    ShapeError { expected, got: text }
+    ShapeError {
+        expected,
+        got: text,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -82,12 +85,21 @@ pub fn envelope(v: Value) -> Result<Value, ReplyError> {
                 Some(Value::Int(0)) => Ok(payload),
                 Some(Value::Int(1)) => Err(ReplyError::Server(exception(payload))),
                 Some(other) => Err(ReplyError::Shape(shape("return code 0 or 1", &other))),
-                None => Err(ReplyError::Shape(shape("a (code, value) reply", &Value::None))),
+                None => Err(ReplyError::Shape(shape(
+                    "a (code, value) reply",
+                    &Value::None,
+                ))),
             }
         }
-        Value::Str(s) if s.starts_with("ERROR") => Err(ReplyError::Server(ServerError { class: "ERROR".into(), args: vec![Value::Str(s)] })),
+        Value::Str(s) if s.starts_with("ERROR") => Err(ReplyError::Server(ServerError {
+            class: "ERROR".into(),
+            args: vec![Value::Str(s)],
+        })),
         Value::List(items) if items == [Value::Str("SHUTDOWN".into())] => {
-            Err(ReplyError::Server(ServerError { class: "SHUTDOWN".into(), args: vec![] }))
+            Err(ReplyError::Server(ServerError {
+                class: "SHUTDOWN".into(),
+                args: vec![],
+            }))
         }
         other => Err(ReplyError::Shape(shape("a (code, value) reply", &other))),
     }
@@ -97,10 +109,19 @@ fn exception(v: Value) -> ServerError {
     match v {
         Value::Call { callable, args } => match *callable {
             Value::Global { name, .. } => ServerError { class: name, args },
-            other => ServerError { class: other.to_json().to_string(), args },
+            other => ServerError {
+                class: other.to_json().to_string(),
+                args,
+            },
         },
-        Value::Str(s) => ServerError { class: "Exception".into(), args: vec![Value::Str(s)] },
-        other => ServerError { class: "Exception".into(), args: vec![other] },
+        Value::Str(s) => ServerError {
+            class: "Exception".into(),
+            args: vec![Value::Str(s)],
+        },
+        other => ServerError {
+            class: "Exception".into(),
+            args: vec![other],
+        },
     }
 }
 
@@ -113,7 +134,10 @@ fn seq<'a>(v: &'a Value, expected: &'static str) -> Result<&'a [Value], ShapeErr
 }
 
 /// `[('Label', value), ...]` as (label, value) pairs.
-fn labelled<'a>(v: &'a Value, expected: &'static str) -> Result<Vec<(&'a str, &'a Value)>, ShapeError> {
+fn labelled<'a>(
+    v: &'a Value,
+    expected: &'static str,
+) -> Result<Vec<(&'a str, &'a Value)>, ShapeError> {
     seq(v, expected)?
         .iter()
         .map(|item| match seq(item, expected)? {
@@ -123,12 +147,19 @@ fn labelled<'a>(v: &'a Value, expected: &'static str) -> Result<Vec<(&'a str, &'
         .collect()
 }
 
-fn find<'a>(pairs: &[(&str, &'a Value)], label: &'static str, expected: &'static str) -> Result<&'a Value, ShapeError> {
+fn find<'a>(
+    pairs: &[(&str, &'a Value)],
+    label: &'static str,
+    expected: &'static str,
+) -> Result<&'a Value, ShapeError> {
     pairs
         .iter()
         .find(|(l, _)| *l == label)
         .map(|(_, v)| *v)
-        .ok_or(ShapeError { expected, got: format!("no '{label}'") })
+        .ok_or(ShapeError {
+            expected,
+            got: format!("no '{label}'"),
+        })
 }
 
 pub fn int(v: &Value) -> Result<i64, ShapeError> {
@@ -165,7 +196,12 @@ impl ServerStatus {
         const WHAT: &str = "a status reply [('Number of jail', n), ('Jail list', '...')]";
         let pairs = labelled(v, WHAT)?;
         let list = string(find(&pairs, "Jail list", WHAT)?)?;
-        let jails = list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+        let jails = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
         Ok(ServerStatus { jails })
     }
 }
@@ -191,7 +227,13 @@ impl JailStatus {
         let top = labelled(v, WHAT)?;
         let filter = labelled(find(&top, "Filter", WHAT)?, WHAT)?;
         let actions = labelled(find(&top, "Actions", WHAT)?, WHAT)?;
-        let list = |pairs: &[(&str, &Value)], label| pairs.iter().find(|(l, _)| *l == label).map(|(_, v)| string_list(v)).transpose();
+        let list = |pairs: &[(&str, &Value)], label| {
+            pairs
+                .iter()
+                .find(|(l, _)| *l == label)
+                .map(|(_, v)| string_list(v))
+                .transpose()
+        };
         Ok(JailStatus {
             currently_failed: count(find(&filter, "Currently failed", WHAT)?)?,
             total_failed: count(find(&filter, "Total failed", WHAT)?)?,
@@ -216,15 +258,29 @@ pub struct JailCounts {
 /// `stats` (fail2ban 1.1+): `{jail: [backend, (cur_failed, total_failed), (cur_banned, total_banned)]}`.
 pub fn stats(v: &Value) -> Result<Vec<(String, JailCounts)>, ShapeError> {
     const WHAT: &str = "a stats reply {jail: [backend, (failed), (banned)]}";
-    let Value::Dict(pairs) = v else { return Err(shape(WHAT, v)) };
+    let Value::Dict(pairs) = v else {
+        return Err(shape(WHAT, v));
+    };
     pairs
         .iter()
         .map(|(k, item)| {
             let name = string(k)?;
-            let [_, failed, banned] = seq(item, WHAT)? else { return Err(shape(WHAT, item)) };
+            let [_, failed, banned] = seq(item, WHAT)? else {
+                return Err(shape(WHAT, item));
+            };
             let (f, b) = (seq(failed, WHAT)?, seq(banned, WHAT)?);
-            let ([cf, tf], [cb, tb]) = (f, b) else { return Err(shape(WHAT, item)) };
-            Ok((name, JailCounts { currently_failed: count(cf)?, total_failed: count(tf)?, currently_banned: count(cb)?, total_banned: count(tb)? }))
+            let ([cf, tf], [cb, tb]) = (f, b) else {
+                return Err(shape(WHAT, item));
+            };
+            Ok((
+                name,
+                JailCounts {
+                    currently_failed: count(cf)?,
+                    total_failed: count(tf)?,
+                    currently_banned: count(cb)?,
+                    total_banned: count(tb)?,
+                },
+            ))
         })
         .collect()
 }
@@ -234,7 +290,9 @@ pub fn banned_all(v: &Value) -> Result<Vec<(String, Vec<String>)>, ShapeError> {
     const WHAT: &str = "a banned reply [{jail: [ips]}, ...]";
     let mut out = Vec::new();
     for item in seq(v, WHAT)? {
-        let Value::Dict(pairs) = item else { return Err(shape(WHAT, item)) };
+        let Value::Dict(pairs) = item else {
+            return Err(shape(WHAT, item));
+        };
         for (k, ips) in pairs {
             out.push((string(k)?, string_list(ips)?));
         }
@@ -244,7 +302,10 @@ pub fn banned_all(v: &Value) -> Result<Vec<(String, Vec<String>)>, ShapeError> {
 
 /// `banned IP...`: per IP, the jails banning it.
 pub fn banned_ips(v: &Value) -> Result<Vec<Vec<String>>, ShapeError> {
-    seq(v, "a list of jail lists")?.iter().map(string_list).collect()
+    seq(v, "a list of jail lists")?
+        .iter()
+        .map(string_list)
+        .collect()
 }
 
 /// One line of `get JAIL banip --with-time`.
@@ -263,7 +324,10 @@ pub struct BanEntry {
 /// local time (`local`).
 pub fn parse_ban_line(line: &str, local: UtcOffset) -> Result<BanEntry, ShapeError> {
     const WHAT: &str = "a ban line 'IP \\tYYYY-MM-DD HH:MM:SS + SECS = YYYY-MM-DD HH:MM:SS'";
-    let bad = || ShapeError { expected: WHAT, got: format!("{line:?}") };
+    let bad = || ShapeError {
+        expected: WHAT,
+        got: format!("{line:?}"),
+    };
     let (ip, rest) = line.split_once('\t').ok_or_else(bad)?;
     let (start, rest) = rest.split_once(" + ").ok_or_else(bad)?;
     let (secs, _end) = rest.split_once(" = ").ok_or_else(bad)?;
@@ -271,15 +335,29 @@ pub fn parse_ban_line(line: &str, local: UtcOffset) -> Result<BanEntry, ShapeErr
     let start = PrimitiveDateTime::parse(start.trim(), &fmt).map_err(|_| bad())?;
     let banned_at = start.assume_offset(local).unix_timestamp();
     let ban_seconds: i64 = secs.trim().parse().map_err(|_| bad())?;
-    let expires_at = if ban_seconds < 0 { None } else { Some(banned_at.saturating_add(ban_seconds)) };
-    Ok(BanEntry { ip: ip.trim().to_string(), banned_at, ban_seconds: ban_seconds.max(-1), expires_at })
+    let expires_at = if ban_seconds < 0 {
+        None
+    } else {
+        Some(banned_at.saturating_add(ban_seconds))
+    };
+    Ok(BanEntry {
+        ip: ip.trim().to_string(),
+        banned_at,
+        ban_seconds: ban_seconds.max(-1),
+        expires_at,
+    })
 }
 
 /// All lines of `get JAIL banip --with-time`.
 pub fn ban_entries(v: &Value, local: UtcOffset) -> Result<Vec<BanEntry>, ShapeError> {
     seq(v, "a list of ban lines")?
         .iter()
-        .map(|line| parse_ban_line(line.as_str().ok_or_else(|| shape("a ban line", line))?, local))
+        .map(|line| {
+            parse_ban_line(
+                line.as_str().ok_or_else(|| shape("a ban line", line))?,
+                local,
+            )
+        })
         .collect()
 }
 
@@ -296,21 +374,36 @@ mod tests {
     #[test]
     fn status_lists_jails_in_fail2ban_order() {
         let v = reply(include_bytes!("../../tests/data/1.0.2-py3.11/status.bin")).unwrap();
-        assert_eq!(ServerStatus::from_value(&v).unwrap().jails, ["test1", "test2"]);
+        assert_eq!(
+            ServerStatus::from_value(&v).unwrap().jails,
+            ["test1", "test2"]
+        );
     }
 
     #[test]
     fn full_and_short_jail_status() {
-        let full = reply(include_bytes!("../../tests/data/1.0.2-py3.11/status_jail.bin")).unwrap();
+        let full = reply(include_bytes!(
+            "../../tests/data/1.0.2-py3.11/status_jail.bin"
+        ))
+        .unwrap();
         let s = JailStatus::from_value(&full).unwrap();
         assert_eq!((s.currently_banned, s.total_banned), (1, 1));
         assert_eq!(s.banned.as_deref(), Some(&["203.0.113.5".to_string()][..]));
-        let short = reply(include_bytes!("../../tests/data/1.0.2-py3.11/status_jail_short.bin")).unwrap();
+        let short = reply(include_bytes!(
+            "../../tests/data/1.0.2-py3.11/status_jail_short.bin"
+        ))
+        .unwrap();
         let s = JailStatus::from_value(&short).unwrap();
         assert_eq!((s.currently_failed, s.total_failed, s.banned), (2, 5, None));
         assert_eq!(s.files.len(), 1);
-        let py2 = reply(include_bytes!("../../tests/data/0.11.2-py2.7/status_jail.bin")).unwrap();
-        assert_eq!(JailStatus::from_value(&py2).unwrap().banned.unwrap(), ["203.0.113.5"]);
+        let py2 = reply(include_bytes!(
+            "../../tests/data/0.11.2-py2.7/status_jail.bin"
+        ))
+        .unwrap();
+        assert_eq!(
+            JailStatus::from_value(&py2).unwrap().banned.unwrap(),
+            ["203.0.113.5"]
+        );
     }
 
     #[test]
@@ -318,29 +411,81 @@ mod tests {
         let v = reply(include_bytes!("../../tests/data/1.1.1-py3.11/stats.bin")).unwrap();
         let s = stats(&v).unwrap();
         assert_eq!(s[0].0, "test1");
-        assert_eq!(s[0].1, JailCounts { currently_failed: 0, total_failed: 3, currently_banned: 1, total_banned: 1 });
-        let v = reply(include_bytes!("../../tests/data/1.0.2-py3.11/banned_two_ips.bin")).unwrap();
-        assert_eq!(banned_ips(&v).unwrap(), vec![vec!["test1".to_string()], vec![]]);
-        let e = parse_ban_line("203.0.113.5 \t2026-11-22 11:59:46 + 600 = 2026-11-22 12:09:46", UtcOffset::UTC).unwrap();
-        assert_eq!((e.ip.as_str(), e.ban_seconds, e.expires_at.map(|x| x - e.banned_at)), ("203.0.113.5", 600, Some(600)));
-        let p = parse_ban_line("2001:db8::1 \t2026-11-22 11:59:46 + -1 = 9999-12-31 23:59:59", UtcOffset::UTC).unwrap();
+        assert_eq!(
+            s[0].1,
+            JailCounts {
+                currently_failed: 0,
+                total_failed: 3,
+                currently_banned: 1,
+                total_banned: 1
+            }
+        );
+        let v = reply(include_bytes!(
+            "../../tests/data/1.0.2-py3.11/banned_two_ips.bin"
+        ))
+        .unwrap();
+        assert_eq!(
+            banned_ips(&v).unwrap(),
+            vec![vec!["test1".to_string()], vec![]]
+        );
+        let e = parse_ban_line(
+            "203.0.113.5 \t2026-11-22 11:59:46 + 600 = 2026-11-22 12:09:46",
+            UtcOffset::UTC,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                e.ip.as_str(),
+                e.ban_seconds,
+                e.expires_at.map(|x| x - e.banned_at)
+            ),
+            ("203.0.113.5", 600, Some(600))
+        );
+        let p = parse_ban_line(
+            "2001:db8::1 \t2026-11-22 11:59:46 + -1 = 9999-12-31 23:59:59",
+            UtcOffset::UTC,
+        )
+        .unwrap();
         assert_eq!((p.ban_seconds, p.expires_at), (-1, None));
-        assert!(parse_ban_line("garbage", UtcOffset::UTC).unwrap_err().to_string().contains("\"garbage\""));
+        assert!(parse_ban_line("garbage", UtcOffset::UTC)
+            .unwrap_err()
+            .to_string()
+            .contains("\"garbage\""));
     }
 
     #[test]
     fn errors_become_typed_server_errors() {
-        let e = reply(include_bytes!("../../tests/data/1.0.2-py3.11/status_nonexistent_jail.bin")).unwrap_err();
-        assert_eq!(e, ReplyError::Server(ServerError { class: "UnknownJailException".into(), args: vec![Value::Str("nosuchjail".into())] }));
-        let e = reply(include_bytes!("../../tests/data/0.11.2-py2.7/invalid_command.bin")).unwrap_err();
-        assert!(matches!(e, ReplyError::Server(ServerError { ref class, .. }) if class == "Exception"));
-        let e = reply(include_bytes!("../../tests/data/1.0.2-py3.11/x_get_bantime_evformula_unpicklable.bin")).unwrap_err();
+        let e = reply(include_bytes!(
+            "../../tests/data/1.0.2-py3.11/status_nonexistent_jail.bin"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            e,
+            ReplyError::Server(ServerError {
+                class: "UnknownJailException".into(),
+                args: vec![Value::Str("nosuchjail".into())]
+            })
+        );
+        let e = reply(include_bytes!(
+            "../../tests/data/0.11.2-py2.7/invalid_command.bin"
+        ))
+        .unwrap_err();
+        assert!(
+            matches!(e, ReplyError::Server(ServerError { ref class, .. }) if class == "Exception")
+        );
+        let e = reply(include_bytes!(
+            "../../tests/data/1.0.2-py3.11/x_get_bantime_evformula_unpicklable.bin"
+        ))
+        .unwrap_err();
         assert!(matches!(e, ReplyError::Server(ServerError { ref class, .. }) if class == "ERROR"));
     }
 
     #[test]
     fn unexpected_shapes_say_what_was_expected() {
         let e = JailStatus::from_value(&Value::Int(3)).unwrap_err();
-        assert_eq!(e.to_string(), "expected a jail status [('Filter', [...]), ('Actions', [...])], got 3");
+        assert_eq!(
+            e.to_string(),
+            "expected a jail status [('Filter', [...]), ('Actions', [...])], got 3"
+        );
     }
 }

@@ -19,7 +19,10 @@ pub struct Banwatch {
 
 /// A free loopback port (bound then released; a tiny race that tests can live with).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("bind a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind a free port")
 }
 
 impl Banwatch {
@@ -32,7 +35,11 @@ impl Banwatch {
     pub fn start_env(socket: &Path, extra: &[&str], env: &[(&str, &str)]) -> Banwatch {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let mut cmd = Command::new(BIN);
-        cmd.arg("serve").arg("--listen").arg(addr.to_string()).arg("--socket").arg(socket);
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--socket")
+            .arg(socket);
         cmd.args(extra).envs(env.iter().copied());
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "warn");
@@ -73,12 +80,18 @@ impl Banwatch {
     /// GET returning parsed JSON.
     pub fn json(&self, path: &str) -> (u16, serde_json::Value) {
         let (code, body) = self.get(path);
-        let v = serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"));
+        let v = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"));
         (code, v)
     }
 
     /// Poll `path` until `pred(status, body)` holds, or panic after `within`.
-    pub fn wait_for(&self, path: &str, within: Duration, pred: impl Fn(u16, &str) -> bool) -> (u16, String) {
+    pub fn wait_for(
+        &self,
+        path: &str,
+        within: Duration,
+        pred: impl Fn(u16, &str) -> bool,
+    ) -> (u16, String) {
         let deadline = Instant::now() + within;
         loop {
             let (code, body) = self.get(path);
@@ -99,12 +112,15 @@ impl Banwatch {
 
     /// Number of threads of the process (`/proc/PID/task` entries).
     pub fn threads(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/task", self.pid())).map(|d| d.count()).unwrap_or(0)
+        std::fs::read_dir(format!("/proc/{}/task", self.pid()))
+            .map(|d| d.count())
+            .unwrap_or(0)
     }
 
     /// A field of /proc/PID/status, e.g. "voluntary_ctxt_switches" or "VmRSS" (in kB).
     pub fn proc_status(&self, field: &str) -> u64 {
-        let text = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        let text =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
         text.lines()
             .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
             .and_then(|v| v.split_whitespace().next())
@@ -114,7 +130,10 @@ impl Banwatch {
 
     /// SIGTERM and wait (bounded); returns the exit status code.
     pub fn stop(&mut self) -> Option<i32> {
-        let _ = Command::new("kill").arg("-TERM").arg(self.pid().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -137,7 +156,8 @@ impl Drop for Banwatch {
 pub fn raw_exchange(addr: SocketAddr, bytes: &[u8], read_for: Duration) -> String {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.write_all(bytes).expect("write");
-    s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let deadline = Instant::now() + read_for;
     let mut out = Vec::new();
     let mut buf = [0u8; 65536];
@@ -145,7 +165,11 @@ pub fn raw_exchange(addr: SocketAddr, bytes: &[u8], read_for: Duration) -> Strin
         match s.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => break,
         }
     }

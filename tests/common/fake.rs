@@ -75,12 +75,16 @@ impl FakeFail2ban {
                 }
             }
         });
-        FakeFail2ban { path: path.to_path_buf(), stop }
+        FakeFail2ban {
+            path: path.to_path_buf(),
+            stop,
+        }
     }
 }
 
 fn serve(mut s: UnixStream, fault: Fault, stop: Arc<AtomicBool>) {
-    s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     while !stop.load(Ordering::Relaxed) {
