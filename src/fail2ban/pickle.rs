@@ -412,7 +412,7 @@ impl<'a> Machine<'a> {
     }
 
     fn add_to_dict(&mut self, dict: usize, items: Vec<usize>) -> Result<(), Error> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(self.err(ErrorKind::StackUnderflow));
         }
         for &id in &items {
