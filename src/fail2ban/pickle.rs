@@ -212,41 +212,67 @@ pub fn encode_command<S: AsRef<str>>(args: &[S]) -> Result<Vec<u8>, EncodeError>
     Ok(out)
 }
 
-/// A node of the decode arena.
+/// A node of the decode arena. Strings and bytes are ranges of the input (copied only when the
+/// tree is built); tuples are ranges of the shared `edges`; only lists and dicts, which opcodes
+/// mutate after creation, own their children.
 #[derive(Debug)]
-enum Node {
-    Leaf(Value),
-    List(Vec<usize>),
-    Tuple(Vec<usize>),
-    Dict(Vec<(usize, usize)>),
-    Call(usize, usize),
-    /// Taken by the builder already.
-    Moved,
+enum Node<'a> {
+    None,
+    Bool(bool),
+    Int(i64),
+    /// UTF-8, validated when read.
+    Str(&'a str),
+    /// A Python 2 byte string: UTF-8 if it is, else Latin-1.
+    Py2Str(Span),
+    Bytes(Span),
+    /// `builtins.str`, recognized once so `str(x)` calls are cheap to spot.
+    StrClass,
+    /// Anything rarer (floats, big ints, escaped text, other class references).
+    Other(Box<Value>),
+    Tuple(Span),
+    /// Index into `Machine::lists` (lists grow after creation; keeping them out of line keeps
+    /// every node small).
+    List(u32),
+    Dict(Vec<(u32, u32)>),
+    Call(u32, u32),
 }
 
-impl Node {
-    fn leaf_str(&self) -> Option<&str> {
-        match self {
-            Node::Leaf(Value::Str(s)) => Some(s),
-            _ => None,
+/// A range `start..end` of the input (for strings) or of `edges` (for tuples).
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    fn of(r: std::ops::Range<usize>) -> Span {
+        // Inputs are capped far below 4 GiB by the client; saturate rather than wrap.
+        Span {
+            start: u32::try_from(r.start).unwrap_or(u32::MAX),
+            end: u32::try_from(r.end).unwrap_or(u32::MAX),
         }
+    }
+    fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
     }
 }
 
 /// Stack entry: a node id, or a mark.
-const MARK_ID: usize = usize::MAX;
+const MARK_ID: u32 = u32::MAX;
 
 struct Machine<'a> {
     buf: &'a [u8],
     pos: usize,
     /// Offset of the opcode being run (for errors).
     at: usize,
-    nodes: Vec<Node>,
-    /// How many containers (and the root) hold each node.
-    owners: Vec<u32>,
-    stack: Vec<usize>,
+    nodes: Vec<Node<'a>>,
+    /// Children of tuples, in ranges.
+    edges: Vec<u32>,
+    /// Children of each list.
+    lists: Vec<Vec<u32>>,
+    stack: Vec<u32>,
     marks: usize,
-    memo: Vec<usize>,
+    memo: Vec<u32>,
 }
 
 /// `Ok(None)` inside the machine: the input ends early.
@@ -259,24 +285,23 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Value, usize)>, Error> {
         buf,
         pos: 0,
         at: 0,
-        nodes: Vec::new(),
-        owners: Vec::new(),
+        // fail2ban's ban lists spend ~19 bytes per IP on 3 nodes, 1 edge and 3 memo entries.
+        nodes: Vec::with_capacity(buf.len() / 6),
+        edges: Vec::with_capacity(buf.len() / 16),
+        lists: Vec::new(),
         stack: Vec::new(),
         marks: 0,
-        memo: Vec::new(),
+        memo: Vec::with_capacity(buf.len() / 6),
     };
     let Some(root) = m.run()? else {
         return Ok(None);
     };
-    let budget = buf.len().saturating_mul(MAX_EXPANSION).saturating_add(64);
     let mut b = Builder {
-        nodes: &mut m.nodes,
-        owners: &m.owners,
-        built: 0,
-        budget,
+        m: &m,
+        left: buf.len().saturating_mul(MAX_EXPANSION).saturating_add(64),
         offset: m.pos,
     };
-    let value = b.build(root, 0, false)?;
+    let value = b.build(root, 0)?;
     Ok(Some((value, m.pos)))
 }
 
@@ -302,6 +327,13 @@ impl<'a> Machine<'a> {
         let s = self.buf.get(self.pos..end)?;
         self.pos = end;
         Some(s)
+    }
+
+    /// Like `take`, but as a span of the input.
+    fn span(&mut self, n: usize) -> Option<Span> {
+        let start = self.pos;
+        self.take(n)?;
+        Some(Span::of(start..self.pos))
     }
 
     fn byte(&mut self) -> Option<u8> {
@@ -330,42 +362,57 @@ impl<'a> Machine<'a> {
         Some(&rest[..n])
     }
 
-    fn push_node(&mut self, node: Node) {
-        self.stack.push(self.nodes.len());
+    fn push_node(&mut self, node: Node<'a>) -> Result<(), Error> {
+        let id = u32::try_from(self.nodes.len())
+            .ok()
+            .filter(|&id| id != MARK_ID)
+            .ok_or(self.err(ErrorKind::TooLarge))?;
+        self.stack.push(id);
         self.nodes.push(node);
-        self.owners.push(0);
+        Ok(())
     }
 
-    fn push(&mut self, v: Value) {
-        self.push_node(Node::Leaf(v));
+    fn push(&mut self, v: Value) -> Result<(), Error> {
+        self.push_node(Node::Other(Box::new(v)))
     }
 
-    fn pop(&mut self) -> Result<usize, Error> {
+    fn utf8(&mut self, span: Span) -> Result<(), Error> {
+        let buf: &'a [u8] = self.buf;
+        let s = std::str::from_utf8(&buf[span.range()])
+            .map_err(|_| self.err(ErrorKind::InvalidUtf8))?;
+        self.push_node(Node::Str(s))
+    }
+
+    fn new_list(&mut self, items: Vec<u32>) -> Result<(), Error> {
+        let index = u32::try_from(self.lists.len()).map_err(|_| self.err(ErrorKind::TooLarge))?;
+        self.lists.push(items);
+        self.push_node(Node::List(index))
+    }
+
+    fn pop(&mut self) -> Result<u32, Error> {
         match self.stack.pop() {
             Some(MARK_ID) | None => Err(self.err(ErrorKind::StackUnderflow)),
             Some(id) => Ok(id),
         }
     }
 
-    fn own(&mut self, id: usize) -> usize {
-        self.owners[id] = self.owners[id].saturating_add(1);
-        id
-    }
-
     /// Ids above the topmost mark, removing them and the mark.
-    fn pop_mark(&mut self) -> Result<Vec<usize>, Error> {
-        let at = self
-            .stack
-            .iter()
-            .rposition(|&id| id == MARK_ID)
-            .ok_or(self.err(ErrorKind::NoMark))?;
+    fn pop_mark(&mut self) -> Result<Vec<u32>, Error> {
+        let at = self.mark_at()?;
         let items = self.stack.split_off(at + 1);
         self.stack.pop();
         self.marks -= 1;
         Ok(items)
     }
 
-    fn top(&self) -> Result<usize, Error> {
+    fn mark_at(&self) -> Result<usize, Error> {
+        self.stack
+            .iter()
+            .rposition(|&id| id == MARK_ID)
+            .ok_or(self.err(ErrorKind::NoMark))
+    }
+
+    fn top(&self) -> Result<u32, Error> {
         match self.stack.last() {
             Some(&MARK_ID) | None => Err(self.err(ErrorKind::StackUnderflow)),
             Some(&id) => Ok(id),
@@ -381,10 +428,14 @@ impl<'a> Machine<'a> {
             return Err(self.err(ErrorKind::MemoTooLarge));
         }
         let id = self.top()?;
-        if index >= self.memo.len() {
-            self.memo.resize(index + 1, MARK_ID);
+        if index == self.memo.len() {
+            self.memo.push(id);
+        } else {
+            if index > self.memo.len() {
+                self.memo.resize(index + 1, MARK_ID);
+            }
+            self.memo[index] = id;
         }
-        self.memo[index] = id;
         Ok(())
     }
 
@@ -398,69 +449,63 @@ impl<'a> Machine<'a> {
         }
     }
 
-    fn add_to_list(&mut self, list: usize, items: Vec<usize>) -> Result<(), Error> {
-        for &id in &items {
-            self.own(id);
-        }
-        match &mut self.nodes[list] {
-            Node::List(v) => {
-                v.extend(items);
+    /// Move the stack entries from `from` on into the list `list`.
+    fn extend_list(&mut self, list: u32, from: usize) -> Result<(), Error> {
+        match self.nodes.get(list as usize) {
+            Some(&Node::List(index)) => {
+                let Machine { lists, stack, .. } = self;
+                lists[index as usize].extend_from_slice(&stack[from..]);
+                stack.truncate(from);
                 Ok(())
             }
             _ => Err(self.err(ErrorKind::WrongType)),
         }
     }
 
-    fn add_to_dict(&mut self, dict: usize, items: Vec<usize>) -> Result<(), Error> {
-        if !items.len().is_multiple_of(2) {
+    fn extend_dict(&mut self, dict: u32, from: usize) -> Result<(), Error> {
+        if !(self.stack.len() - from).is_multiple_of(2) {
             return Err(self.err(ErrorKind::StackUnderflow));
         }
-        for &id in &items {
-            self.own(id);
-        }
-        match &mut self.nodes[dict] {
-            Node::Dict(v) => {
-                v.extend(items.chunks_exact(2).map(|kv| (kv[0], kv[1])));
+        let Machine { nodes, stack, .. } = self;
+        match nodes.get_mut(dict as usize) {
+            Some(Node::Dict(v)) => {
+                v.extend(stack[from..].chunks_exact(2).map(|kv| (kv[0], kv[1])));
+                stack.truncate(from);
                 Ok(())
             }
             _ => Err(self.err(ErrorKind::WrongType)),
         }
     }
 
-    fn container(&mut self, items: Vec<usize>, tuple: bool) {
-        for &id in &items {
-            self.own(id);
-        }
-        self.push_node(if tuple {
-            Node::Tuple(items)
-        } else {
-            Node::List(items)
-        });
+    /// A tuple of the stack entries from `from` on.
+    fn tuple_from(&mut self, from: usize) -> Result<(), Error> {
+        let start = self.edges.len();
+        self.edges.extend_from_slice(&self.stack[from..]);
+        self.stack.truncate(from);
+        let span = Span::of(start..self.edges.len());
+        self.push_node(Node::Tuple(span))
     }
 
-    fn call(&mut self, callable: usize, args: usize) {
-        self.own(callable);
-        self.own(args);
-        self.push_node(Node::Call(callable, args));
-    }
-
-    fn global(&mut self, module: String, name: String) {
+    fn global(&mut self, module: String, name: String) -> Result<(), Error> {
         let module = match module.as_str() {
             "__builtin__" | "exceptions" => "builtins".to_string(),
             _ => module,
         };
-        self.push(Value::Global { module, name });
+        if module == "builtins" && name == "str" {
+            return self.push_node(Node::StrClass);
+        }
+        self.push(Value::Global { module, name })
     }
 
-    fn str_of(&self, id: usize) -> Result<String, Error> {
-        match &self.nodes[id] {
-            Node::Leaf(Value::Str(s)) => Ok(s.clone()),
+    fn str_of(&self, id: u32) -> Result<String, Error> {
+        match &self.nodes[id as usize] {
+            Node::Str(s) => Ok((*s).to_string()),
             _ => Err(self.err(ErrorKind::WrongType)),
         }
     }
 
     /// Run until STOP: the root id, or `None` when the input ends first.
-    fn run(&mut self) -> Step<usize> {
+    fn run(&mut self) -> Step<u32> {
         loop {
             self.at = self.pos;
             let op = need!(self.byte());
@@ -476,7 +521,6 @@ impl<'a> Machine<'a> {
                     if !self.stack.is_empty() {
                         return Err(self.err(ErrorKind::BadStop));
                     }
-                    self.own(root);
                     return Ok(Some(root));
                 }
                 MARK => {
@@ -498,25 +542,25 @@ impl<'a> Machine<'a> {
                     let id = self.top()?;
                     self.stack.push(id);
                 }
-                NONE => self.push(Value::None),
-                NEWTRUE => self.push(Value::Bool(true)),
-                NEWFALSE => self.push(Value::Bool(false)),
+                NONE => self.push_node(Node::None)?,
+                NEWTRUE => self.push_node(Node::Bool(true))?,
+                NEWFALSE => self.push_node(Node::Bool(false))?,
                 BININT1 => {
                     let b = need!(self.byte());
-                    self.push(Value::Int(i64::from(b)));
+                    self.push_node(Node::Int(i64::from(b)))?;
                 }
                 BININT2 => {
                     let b = need!(self.take(2));
-                    self.push(Value::Int(i64::from(u16::from_le_bytes([b[0], b[1]]))));
+                    self.push_node(Node::Int(i64::from(u16::from_le_bytes([b[0], b[1]]))))?;
                 }
                 BININT => {
                     let n = need!(self.u32le()) as i32;
-                    self.push(Value::Int(i64::from(n)));
+                    self.push_node(Node::Int(i64::from(n)))?;
                 }
                 LONG1 => {
                     let n = usize::from(need!(self.byte()));
                     let b = need!(self.take(n));
-                    self.push(int_from_le(b));
+                    self.push(int_from_le(b))?;
                 }
                 LONG4 => {
                     let n = need!(self.u32le()) as usize;
@@ -524,7 +568,7 @@ impl<'a> Machine<'a> {
                         return Ok(None);
                     }
                     let b = need!(self.take(n));
-                    self.push(int_from_le(b));
+                    self.push(int_from_le(b))?;
                 }
                 INT | LONG => {
                     let line = need!(self.line());
@@ -536,138 +580,171 @@ impl<'a> Machine<'a> {
                         (INT, "01") => Value::Bool(true),
                         _ => int_from_text(text).ok_or(self.err(ErrorKind::BadNumber))?,
                     };
-                    self.push(v);
+                    self.push(v)?;
                 }
                 FLOAT => {
                     let line = need!(self.line());
                     let f = std::str::from_utf8(line)
                         .ok()
                         .and_then(|t| t.trim().parse::<f64>().ok());
-                    self.push(Value::Float(f.ok_or(self.err(ErrorKind::BadNumber))?));
+                    self.push(Value::Float(f.ok_or(self.err(ErrorKind::BadNumber))?))?;
                 }
                 BINFLOAT => {
                     let b = need!(self.take(8));
                     self.push(Value::Float(f64::from_be_bytes([
                         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-                    ])));
+                    ])))?;
                 }
-                SHORT_BINUNICODE | SHORT_BINSTRING => {
+                SHORT_BINUNICODE => {
                     let n = usize::from(need!(self.byte()));
-                    let b = need!(self.take(n));
-                    let s = if op == SHORT_BINSTRING {
-                        latin1_or_utf8(b)
-                    } else {
-                        self.text(b)?
-                    };
-                    self.push(Value::Str(s));
+                    let span = need!(self.span(n));
+                    self.utf8(span)?;
                 }
-                BINUNICODE | BINSTRING => {
+                BINUNICODE => {
                     let n = need!(self.u32le()) as usize;
-                    let b = need!(self.take(n));
-                    let s = if op == BINSTRING {
-                        latin1_or_utf8(b)
-                    } else {
-                        self.text(b)?
-                    };
-                    self.push(Value::Str(s));
+                    let span = need!(self.span(n));
+                    self.utf8(span)?;
                 }
                 BINUNICODE8 => {
                     let n = need!(self.len64());
-                    let b = need!(self.take(n));
-                    let s = self.text(b)?;
-                    self.push(Value::Str(s));
+                    let span = need!(self.span(n));
+                    self.utf8(span)?;
+                }
+                SHORT_BINSTRING => {
+                    let n = usize::from(need!(self.byte()));
+                    let span = need!(self.span(n));
+                    self.push_node(Node::Py2Str(span))?;
+                }
+                BINSTRING => {
+                    let n = need!(self.u32le()) as usize;
+                    let span = need!(self.span(n));
+                    self.push_node(Node::Py2Str(span))?;
                 }
                 UNICODE => {
                     let line = need!(self.line());
                     let s = raw_unicode_escape(line).ok_or(self.err(ErrorKind::InvalidUtf8))?;
-                    self.push(Value::Str(s));
+                    self.push(Value::Str(s))?;
                 }
                 STRING => {
                     let line = need!(self.line());
                     let s = python_string_literal(line).ok_or(self.err(ErrorKind::InvalidUtf8))?;
-                    self.push(Value::Str(s));
+                    self.push(Value::Str(s))?;
                 }
                 SHORT_BINBYTES => {
                     let n = usize::from(need!(self.byte()));
-                    let b = need!(self.take(n));
-                    self.push(Value::Bytes(b.to_vec()));
+                    let span = need!(self.span(n));
+                    self.push_node(Node::Bytes(span))?;
                 }
                 BINBYTES => {
                     let n = need!(self.u32le()) as usize;
-                    let b = need!(self.take(n));
-                    self.push(Value::Bytes(b.to_vec()));
+                    let span = need!(self.span(n));
+                    self.push_node(Node::Bytes(span))?;
                 }
                 BINBYTES8 | BYTEARRAY8 => {
                     let n = need!(self.len64());
-                    let b = need!(self.take(n));
-                    self.push(Value::Bytes(b.to_vec()));
+                    let span = need!(self.span(n));
+                    self.push_node(Node::Bytes(span))?;
                 }
-                EMPTY_LIST => self.push_node(Node::List(Vec::new())),
-                EMPTY_TUPLE => self.push_node(Node::Tuple(Vec::new())),
-                EMPTY_DICT => self.push_node(Node::Dict(Vec::new())),
-                EMPTY_SET => self.push_node(Node::List(Vec::new())),
-                LIST | TUPLE | FROZENSET => {
+                EMPTY_LIST | EMPTY_SET => self.new_list(Vec::new())?,
+                EMPTY_TUPLE => self.push_node(Node::Tuple(Span { start: 0, end: 0 }))?,
+                EMPTY_DICT => self.push_node(Node::Dict(Vec::new()))?,
+                LIST | FROZENSET => {
                     let items = self.pop_mark()?;
-                    self.container(items, op == TUPLE);
+                    self.new_list(items)?;
+                }
+                TUPLE => {
+                    let at = self.mark_at()?;
+                    self.marks -= 1;
+                    self.stack.remove(at);
+                    self.tuple_from(at)?;
                 }
                 DICT => {
-                    let items = self.pop_mark()?;
-                    self.push_node(Node::Dict(Vec::new()));
-                    let id = self.top()?;
-                    self.add_to_dict(id, items)?;
+                    let at = self.mark_at()?;
+                    self.marks -= 1;
+                    self.stack.remove(at);
+                    self.push_node(Node::Dict(Vec::new()))?;
+                    let dict = self.pop()?;
+                    self.extend_dict(dict, at)?;
+                    self.stack.push(dict);
                 }
                 TUPLE1 | TUPLE2 | TUPLE3 => {
                     let n = usize::from(op - TUPLE1 + 1);
-                    if self.stack.len() < n || self.stack[self.stack.len() - n..].contains(&MARK_ID)
-                    {
+                    let from = self
+                        .stack
+                        .len()
+                        .checked_sub(n)
+                        .ok_or(self.err(ErrorKind::StackUnderflow))?;
+                    if self.stack[from..].contains(&MARK_ID) {
                         return Err(self.err(ErrorKind::StackUnderflow));
                     }
-                    let items = self.stack.split_off(self.stack.len() - n);
-                    self.container(items, true);
+                    self.tuple_from(from)?;
                 }
                 APPEND => {
-                    let item = self.pop()?;
-                    let list = self.top()?;
-                    self.add_to_list(list, vec![item])?;
+                    let from = self
+                        .stack
+                        .len()
+                        .checked_sub(1)
+                        .ok_or(self.err(ErrorKind::StackUnderflow))?;
+                    if self.stack[from] == MARK_ID || from == 0 {
+                        return Err(self.err(ErrorKind::StackUnderflow));
+                    }
+                    let list = self.stack[from - 1];
+                    self.extend_list(list, from)?;
                 }
                 APPENDS | ADDITEMS => {
-                    let items = self.pop_mark()?;
-                    let list = self.top()?;
-                    self.add_to_list(list, items)?;
+                    let at = self.mark_at()?;
+                    let list = *at
+                        .checked_sub(1)
+                        .and_then(|i| self.stack.get(i))
+                        .ok_or(self.err(ErrorKind::StackUnderflow))?;
+                    self.marks -= 1;
+                    self.stack.remove(at);
+                    self.extend_list(list, at)?;
                 }
                 SETITEM => {
-                    let value = self.pop()?;
-                    let key = self.pop()?;
-                    let dict = self.top()?;
-                    self.add_to_dict(dict, vec![key, value])?;
+                    let from = self
+                        .stack
+                        .len()
+                        .checked_sub(2)
+                        .ok_or(self.err(ErrorKind::StackUnderflow))?;
+                    if self.stack[from..].contains(&MARK_ID) || from == 0 {
+                        return Err(self.err(ErrorKind::StackUnderflow));
+                    }
+                    let dict = self.stack[from - 1];
+                    self.extend_dict(dict, from)?;
                 }
                 SETITEMS => {
-                    let items = self.pop_mark()?;
-                    let dict = self.top()?;
-                    self.add_to_dict(dict, items)?;
+                    let at = self.mark_at()?;
+                    let dict = *at
+                        .checked_sub(1)
+                        .and_then(|i| self.stack.get(i))
+                        .ok_or(self.err(ErrorKind::StackUnderflow))?;
+                    self.marks -= 1;
+                    self.stack.remove(at);
+                    self.extend_dict(dict, at)?;
                 }
                 GLOBAL => {
                     let module = need!(self.line());
                     let name = need!(self.line());
                     let (module, name) = (self.text(module)?, self.text(name)?);
-                    self.global(module, name);
+                    self.global(module, name)?;
                 }
                 STACK_GLOBAL => {
                     let name = self.pop()?;
                     let module = self.pop()?;
                     let (module, name) = (self.str_of(module)?, self.str_of(name)?);
-                    self.global(module, name);
+                    self.global(module, name)?;
                 }
                 REDUCE | NEWOBJ => {
                     let args = self.pop()?;
                     let callable = self.pop()?;
-                    self.call(callable, args);
+                    self.push_node(Node::Call(callable, args))?;
                 }
                 NEWOBJ_EX => {
                     let _kwargs = self.pop()?;
                     let args = self.pop()?;
                     let callable = self.pop()?;
-                    self.call(callable, args);
+                    self.push_node(Node::Call(callable, args))?;
                 }
                 BUILD => {
                     // The state would be applied by __setstate__; the object stays what it was.
@@ -714,17 +791,17 @@ impl<'a> Machine<'a> {
     }
 }
 
-/// Turns the arena into a tree: nodes held once are moved, shared ones are cloned, within a
-/// budget of nodes so shared references cannot expand without bound.
-struct Builder<'n> {
-    nodes: &'n mut Vec<Node>,
-    owners: &'n [u32],
-    built: usize,
-    budget: usize,
+/// Turns the arena into a tree. The arena is only read, so a node reached twice (a shared
+/// reference) is simply built twice; `left` bounds the total so sharing cannot expand without
+/// bound, and `MAX_DEPTH` stops reference cycles.
+struct Builder<'m, 'a> {
+    m: &'m Machine<'a>,
+    /// Nodes the tree may still hold.
+    left: usize,
     offset: usize,
 }
 
-impl Builder<'_> {
+impl Builder<'_, '_> {
     fn err(&self, kind: ErrorKind) -> Error {
         Error {
             kind,
@@ -732,92 +809,62 @@ impl Builder<'_> {
         }
     }
 
-    /// `cloning`: an ancestor is shared, so this subtree is reached more than once and must be
-    /// copied, not moved, even where a node has a single owner.
-    fn build(&mut self, id: usize, depth: usize, cloning: bool) -> Result<Value, Error> {
+    fn build(&mut self, id: u32, depth: usize) -> Result<Value, Error> {
         if depth > MAX_DEPTH {
             return Err(self.err(ErrorKind::TooDeep));
         }
-        self.built += 1;
-        if self.built > self.budget {
-            return Err(self.err(ErrorKind::TooLarge));
-        }
-        let cloning = cloning || self.owners[id] > 1;
-        let node = if cloning {
-            match &self.nodes[id] {
-                Node::Leaf(v) => Node::Leaf(v.clone()),
-                Node::List(v) => Node::List(v.clone()),
-                Node::Tuple(v) => Node::Tuple(v.clone()),
-                Node::Dict(v) => Node::Dict(v.clone()),
-                Node::Call(c, a) => Node::Call(*c, *a),
-                Node::Moved => Node::Moved,
-            }
-        } else {
-            std::mem::replace(&mut self.nodes[id], Node::Moved)
-        };
-        Ok(match node {
-            Node::Leaf(v) => v,
-            Node::List(ids) => Value::List(self.build_all(&ids, depth, cloning)?),
-            Node::Tuple(ids) => Value::Tuple(self.build_all(&ids, depth, cloning)?),
+        self.left = self
+            .left
+            .checked_sub(1)
+            .ok_or(self.err(ErrorKind::TooLarge))?;
+        let m = self.m;
+        Ok(match &m.nodes[id as usize] {
+            Node::None => Value::None,
+            Node::Bool(b) => Value::Bool(*b),
+            Node::Int(n) => Value::Int(*n),
+            Node::Str(s) => Value::Str((*s).to_string()),
+            Node::Py2Str(span) => Value::Str(latin1_or_utf8(&m.buf[span.range()])),
+            Node::Bytes(span) => Value::Bytes(m.buf[span.range()].to_vec()),
+            Node::StrClass => Value::Global {
+                module: "builtins".into(),
+                name: "str".into(),
+            },
+            Node::Other(v) => (**v).clone(),
+            Node::Tuple(span) => Value::Tuple(self.build_all(&m.edges[span.range()], depth)?),
+            Node::List(index) => Value::List(self.build_all(&m.lists[*index as usize], depth)?),
             Node::Dict(pairs) => {
                 let mut out = Vec::with_capacity(pairs.len());
-                for (k, v) in pairs {
-                    out.push((
-                        self.build(k, depth + 1, cloning)?,
-                        self.build(v, depth + 1, cloning)?,
-                    ));
+                for &(k, v) in pairs {
+                    out.push((self.build(k, depth + 1)?, self.build(v, depth + 1)?));
                 }
                 Value::Dict(out)
             }
             Node::Call(callable, args) => {
-                // Fast path for fail2ban's IPAddr, `builtins.str('203.0.113.5')`, thousands of
-                // times per ban list: take the string without building the class reference.
-                if let Some(s) = self.str_call_arg(callable, args, cloning) {
-                    return Ok(Value::Str(s));
+                // fail2ban's IPAddr, `builtins.str('203.0.113.5')`, thousands of times per ban
+                // list: the string itself, without building the call.
+                if let (Node::StrClass, Node::Tuple(span)) =
+                    (&m.nodes[*callable as usize], &m.nodes[*args as usize])
+                {
+                    if let [arg] = &m.edges[span.range()] {
+                        if let Node::Str(s) = &m.nodes[*arg as usize] {
+                            return Ok(Value::Str((*s).to_string()));
+                        }
+                    }
                 }
-                let callable = self.build(callable, depth + 1, cloning)?;
-                let args = match self.build(args, depth + 1, cloning)? {
+                let callable = self.build(*callable, depth + 1)?;
+                let args = match self.build(*args, depth + 1)? {
                     Value::Tuple(a) | Value::List(a) => a,
                     other => vec![other],
                 };
                 simplify_call(callable, args)
             }
-            // A node reached again after being moved: only a reference cycle does that.
-            Node::Moved => return Err(self.err(ErrorKind::TooDeep)),
         })
     }
 
-    fn str_call_arg(&mut self, callable: usize, args: usize, cloning: bool) -> Option<String> {
-        let is_str = matches!(&self.nodes[callable], Node::Leaf(Value::Global { module, name }) if module == "builtins" && name == "str");
-        let Node::Tuple(items) = &self.nodes[args] else {
-            return None;
-        };
-        let [arg] = items.as_slice() else { return None };
-        let arg = *arg;
-        if !is_str
-            || (!cloning && self.owners[args] > 1)
-            || !matches!(self.nodes[arg], Node::Leaf(Value::Str(_)))
-        {
-            return None;
-        }
-        if cloning || self.owners[arg] > 1 {
-            return self.nodes[arg].leaf_str().map(str::to_string);
-        }
-        match std::mem::replace(&mut self.nodes[arg], Node::Moved) {
-            Node::Leaf(Value::Str(s)) => Some(s),
-            _ => None,
-        }
-    }
-
-    fn build_all(
-        &mut self,
-        ids: &[usize],
-        depth: usize,
-        cloning: bool,
-    ) -> Result<Vec<Value>, Error> {
+    fn build_all(&mut self, ids: &[u32], depth: usize) -> Result<Vec<Value>, Error> {
         let mut out = Vec::with_capacity(ids.len());
         for &id in ids {
-            out.push(self.build(id, depth + 1, cloning)?);
+            out.push(self.build(id, depth + 1)?);
         }
         Ok(out)
     }

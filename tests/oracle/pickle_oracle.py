@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""CPython's pickle as the oracle for banwatch's decoder.
+
+It prints, for pickles, the JSON that `Value::to_json` must produce (src/fail2ban/pickle.rs):
+None/bool/int/float/str as JSON, ints outside i64 as strings of digits, lists and tuples as
+arrays, dicts as objects (keys as json.dumps writes them; other keys as compact JSON text),
+`builtins.str(x)` as x, a class reference as {"global": "module.name"} (Python 2 modules
+`exceptions`/`__builtin__` read `builtins`), a call of a class (how exceptions arrive) as
+{"class": name, "args": [...]}.
+
+Modes (one JSON document per output line):
+  golden FILE...          decode each captured reply stream: {"file", "replies": [json...]}
+  random SEED N           N random values, each pickled at protocols 0-5: {"hex", "json", "protocol"}
+  unpickle                read hex pickles from stdin, print json.dumps of the unpickled value
+"""
+import io
+import json
+import pickle
+import random
+import sys
+
+TERMINATOR = b"<F2B_END_COMMAND>"
+I64 = (-(2**63), 2**63 - 1)
+
+
+class Global:
+    def __init__(self, module, name):
+        self.module, self.name = module, name
+
+    def __call__(self, *args):
+        return Call(self, args)
+
+
+class Call:
+    def __init__(self, callable_, args):
+        self.callable, self.args = callable_, args
+
+
+class Oracle(pickle.Unpickler):
+    def find_class(self, module, name):
+        if module in ("__builtin__", "exceptions"):
+            module = "builtins"
+        if module == "builtins" and name == "str":
+            return str
+        return Global(module, name)
+
+
+def to_json(v):
+    if v is None or isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, int):
+        return v if I64[0] <= v <= I64[1] else str(v)
+    if isinstance(v, float):
+        return v
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).decode("utf-8", "replace")
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return [to_json(x) for x in v]
+    if isinstance(v, dict):
+        out = {}
+        for k, x in v.items():
+            out[key_text(k)] = to_json(x)
+        return out
+    if isinstance(v, Global):
+        return {"global": v.module + "." + v.name}
+    if isinstance(v, Call):
+        args = [to_json(a) for a in v.args]
+        if isinstance(v.callable, Global):
+            return {"class": v.callable.name, "args": args}
+        return {"call": to_json(v.callable), "args": args}
+    raise TypeError("no JSON rule for %r" % (v,))
+
+
+def key_text(k):
+    if isinstance(k, str):
+        return k
+    if k is None or isinstance(k, (bool, int, float)):
+        j = to_json(k)
+        return j if isinstance(j, str) else json.dumps(j)
+    return json.dumps(to_json(k), separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(data):
+    return Oracle(io.BytesIO(data), encoding="utf-8").load()
+
+
+def random_value(rng, depth=0):
+    kinds = ["none", "bool", "int", "bigint", "float", "str", "longstr"]
+    if depth < 4:
+        kinds += ["list", "tuple", "dict"] * 2
+    kind = rng.choice(kinds)
+    if kind == "none":
+        return None
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "int":
+        return rng.choice([0, 1, -1, 255, 256, 65535, 65536, 2**31 - 1, 2**31, -(2**31), -(2**31) - 1,
+                           rng.randint(-(2**40), 2**40), rng.randint(-(2**63), 2**63 - 1)])
+    if kind == "bigint":
+        return rng.choice([1, -1]) * rng.randint(2**63, 2**200)
+    if kind == "float":
+        return rng.choice([0.0, -0.0, 0.1, 1e16, -2.5e-300, rng.uniform(-1e9, 1e9), float(rng.randint(-100, 100))])
+    if kind in ("str", "longstr"):
+        n = rng.randint(0, 12) if kind == "str" else rng.randint(300, 700)
+        alphabet = "aZ09 \t\n\\'\"<>é€ü中文\U0001F600\U00010348"
+        return "".join(rng.choice(alphabet) for _ in range(n))
+    items = [random_value(rng, depth + 1) for _ in range(rng.randint(0, 5))]
+    if kind == "list":
+        return items
+    if kind == "tuple":
+        return tuple(items)
+    return {"k%d%s" % (i, rng.choice(["", "é", " x"])): v for i, v in enumerate(items)}
+
+
+def main():
+    mode = sys.argv[1]
+    if mode == "golden":
+        # A file is a stream of replies, each followed by the terminator (usually one reply;
+        # embedded_terminator.bin holds two, as the server answers a request it split in two).
+        for path in sys.argv[2:]:
+            stream = io.BytesIO(open(path, "rb").read())
+            replies = []
+            while stream.tell() < len(stream.getbuffer()):
+                replies.append(to_json(Oracle(stream, encoding="utf-8").load()))
+                rest = stream.read(len(TERMINATOR))
+                if rest and rest != TERMINATOR:
+                    sys.exit("%s: no terminator after reply %d" % (path, len(replies)))
+            print(json.dumps({"file": path, "replies": replies}, ensure_ascii=False))
+    elif mode == "random":
+        rng = random.Random(int(sys.argv[2]))
+        for _ in range(int(sys.argv[3])):
+            v = random_value(rng)
+            for proto in range(0, 6):
+                data = pickle.dumps(v, protocol=proto)
+                print(json.dumps({"hex": data.hex(), "protocol": proto, "json": to_json(v)}, ensure_ascii=False))
+    elif mode == "unpickle":
+        for line in sys.stdin:
+            print(json.dumps(pickle.loads(bytes.fromhex(line.strip())), ensure_ascii=False))
+    else:
+        sys.exit("unknown mode %r" % mode)
+
+
+if __name__ == "__main__":
+    main()
