@@ -62,7 +62,9 @@ mod tests {
     use super::*;
 
     fn receive(listener: &UnixDatagram) -> String {
-        listener.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        listener
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
         let mut buf = [0u8; 256];
         let n = listener.recv(&mut buf).unwrap();
         String::from_utf8_lossy(&buf[..n]).into_owned()
@@ -75,7 +77,10 @@ mod tests {
         let path = dir.join("notify.sock");
         let _ = std::fs::remove_file(&path);
         let listener = UnixDatagram::bind(&path).unwrap();
-        let n = Notifier { socket: UnixDatagram::unbound().unwrap(), addr: SocketAddr::from_pathname(&path).unwrap() };
+        let n = Notifier {
+            socket: UnixDatagram::unbound().unwrap(),
+            addr: SocketAddr::from_pathname(&path).unwrap(),
+        };
         n.ready();
         assert_eq!(receive(&listener), "READY=1\nSTATUS=serving");
         n.watchdog();
@@ -85,7 +90,10 @@ mod tests {
         let name = format!("banwatch-test-{}", std::process::id());
         let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
         let listener = UnixDatagram::bind_addr(&addr).unwrap();
-        let n = Notifier { socket: UnixDatagram::unbound().unwrap(), addr };
+        let n = Notifier {
+            socket: UnixDatagram::unbound().unwrap(),
+            addr,
+        };
         n.stopping();
         assert_eq!(receive(&listener), "STOPPING=1");
         let _ = std::fs::remove_dir_all(&dir);

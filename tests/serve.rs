@@ -339,27 +339,42 @@ fn a_port_in_use_is_a_clear_startup_error() {
 #[test]
 fn tells_systemd_ready_and_pings_the_watchdog() {
     use std::os::unix::net::UnixDatagram;
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("notify-{}", std::process::id()));
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("notify-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("notify.sock");
     let _ = std::fs::remove_file(&path);
     let listener = UnixDatagram::bind(&path).unwrap();
-    listener.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    listener
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
     let mut bw = Banwatch::start_env(
         std::path::Path::new("/nonexistent/f2b.sock"),
         &[],
-        &[("NOTIFY_SOCKET", path.to_str().unwrap()), ("WATCHDOG_USEC", "400000")],
+        &[
+            ("NOTIFY_SOCKET", path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "400000"),
+        ],
     );
     let mut buf = [0u8; 128];
     let mut said = Vec::new();
     let t = Instant::now();
-    while said.iter().filter(|m: &&String| m.as_str() == "WATCHDOG=1").count() < 2 && t.elapsed() < Duration::from_secs(3) {
+    while said
+        .iter()
+        .filter(|m: &&String| m.as_str() == "WATCHDOG=1")
+        .count()
+        < 2
+        && t.elapsed() < Duration::from_secs(3)
+    {
         if let Ok(n) = listener.recv(&mut buf) {
             said.push(String::from_utf8_lossy(&buf[..n]).into_owned());
         }
     }
     assert!(said[0].starts_with("READY=1"), "{said:?}");
-    assert!(said.iter().filter(|m| *m == "WATCHDOG=1").count() >= 2, "watchdog pings every WATCHDOG_USEC/2: {said:?}");
+    assert!(
+        said.iter().filter(|m| *m == "WATCHDOG=1").count() >= 2,
+        "watchdog pings every WATCHDOG_USEC/2: {said:?}"
+    );
     assert_eq!(bw.stop(), Some(0));
     let mut rest = Vec::new();
     while let Ok(n) = listener.recv(&mut buf) {

@@ -62,14 +62,12 @@ impl FakeFail2ban {
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         std::thread::spawn(move || {
-            let mut held = Vec::new();
             while !stop2.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((s, _)) => {
                         let stop3 = stop2.clone();
-                        let s2 = s.try_clone().unwrap();
-                        held.push(s);
-                        std::thread::spawn(move || serve(s2, fault, stop3));
+                        // The serving thread owns the stream: when it returns, the peer sees EOF.
+                        std::thread::spawn(move || serve(s, fault, stop3));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
