@@ -403,10 +403,10 @@ fn jail_detail(state: &State, jail: &str) -> Response {
 
 fn ban_json(b: &Ban) -> Json {
     json!({
-        "ip": b.ip,
-        "banned_at": b.banned_at.map(rfc3339_unix),
-        "ban_seconds": b.ban_seconds,
-        "expires_at": b.expires_at.map(rfc3339_unix),
+        "ip": b.host.to_string(),
+        "banned_at": b.banned_at().map(rfc3339_unix),
+        "ban_seconds": b.ban_seconds(),
+        "expires_at": b.expires_at().map(rfc3339_unix),
     })
 }
 

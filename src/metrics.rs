@@ -163,7 +163,7 @@ pub fn render(state: &State, ctx: &Context) -> String {
                         out,
                         "f2b_banned_ip{{jail=\"{}\",ip=\"{}\"}} 1",
                         escape_label(&j.name),
-                        escape_label(&b.ip)
+                        escape_label(&b.host.to_string())
                     );
                 }
             }

@@ -99,15 +99,76 @@ pub struct Settings {
     pub maxretry: Option<i64>,
 }
 
+/// One banned address, kept small and off the heap: 100,000 of them must fit a router.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ban {
-    pub ip: String,
-    /// unix seconds; None on servers without `banip --with-time`
-    pub banned_at: Option<i64>,
-    /// seconds, -1 = permanent; None when unknown
-    pub ban_seconds: Option<i64>,
-    /// unix seconds; None when permanent or unknown
-    pub expires_at: Option<i64>,
+    pub host: Host,
+    /// unix seconds; `UNKNOWN_TIME` on servers without `banip --with-time`
+    banned_at: i64,
+    /// seconds, -1 = permanent; `UNKNOWN_SECONDS` when unknown
+    ban_seconds: i32,
+}
+
+const UNKNOWN_TIME: i64 = i64::MIN;
+const UNKNOWN_SECONDS: i32 = i32::MIN;
+
+/// What fail2ban banned: an address (with a CIDR prefix, 255 = none) when its text round-trips
+/// exactly, else the text itself (fail2ban bans whatever it is given).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Host {
+    Ip(std::net::IpAddr, u8),
+    Text(Box<str>),
+}
+
+impl Host {
+    fn parse(text: &str) -> Host {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, p.parse::<u8>().ok()),
+            None => (text, Some(255)),
+        };
+        match (addr.parse::<std::net::IpAddr>(), prefix) {
+            (Ok(ip), Some(prefix)) if Host::Ip(ip, prefix).to_string() == text => {
+                Host::Ip(ip, prefix)
+            }
+            _ => Host::Text(text.into()),
+        }
+    }
+}
+
+impl std::fmt::Display for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Host::Ip(ip, 255) => write!(f, "{ip}"),
+            Host::Ip(ip, prefix) => write!(f, "{ip}/{prefix}"),
+            Host::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+impl Ban {
+    fn new(ip: &str, banned_at: Option<i64>, ban_seconds: Option<i64>) -> Ban {
+        Ban {
+            host: Host::parse(ip),
+            banned_at: banned_at.unwrap_or(UNKNOWN_TIME),
+            ban_seconds: ban_seconds
+                .and_then(|s| i32::try_from(s.max(-1)).ok())
+                .unwrap_or(UNKNOWN_SECONDS),
+        }
+    }
+    pub fn banned_at(&self) -> Option<i64> {
+        (self.banned_at != UNKNOWN_TIME).then_some(self.banned_at)
+    }
+    /// seconds, -1 = permanent
+    pub fn ban_seconds(&self) -> Option<i64> {
+        (self.ban_seconds != UNKNOWN_SECONDS).then_some(i64::from(self.ban_seconds))
+    }
+    /// None when permanent or unknown.
+    pub fn expires_at(&self) -> Option<i64> {
+        match (self.banned_at(), self.ban_seconds()) {
+            (Some(at), Some(secs)) if secs >= 0 => Some(at.saturating_add(secs)),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -373,7 +434,7 @@ impl State {
             }
             Tag::Bans { jail } => {
                 let with_time = self.with_time;
-                let bans = result.and_then(|v| parse_bans(&v, with_time));
+                let bans = result.and_then(|v| parse_bans(v, with_time));
                 match bans {
                     Err(Error::Server(e)) if with_time && e.class != "UnknownJailException" => {
                         log::info!(
@@ -566,31 +627,37 @@ impl State {
     }
 }
 
-fn parse_bans(v: &Value, with_time: bool) -> Result<Vec<Ban>, Error> {
+/// Turn a ban-list reply into `Ban`s, consuming it so that each line's memory is freed as it is
+/// converted (the peak of a 50,000-ban fetch stays near one copy of the list).
+fn parse_bans(v: Value, with_time: bool) -> Result<Vec<Ban>, Error> {
     if with_time {
         let offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
-        let entries = replies::ban_entries(v, offset).map_err(Error::Shape)?;
-        Ok(entries
-            .into_iter()
-            .map(|e| Ban {
-                ip: e.ip,
-                banned_at: Some(e.banned_at),
-                ban_seconds: Some(e.ban_seconds),
-                expires_at: e.expires_at,
-            })
-            .collect())
+        let Value::List(lines) = v else {
+            let got = v.to_json().to_string();
+            return Err(Error::Shape(replies::ShapeError {
+                expected: "a list of ban lines",
+                got,
+            }));
+        };
+        let mut bans = Vec::with_capacity(lines.len());
+        for line in lines {
+            let Value::Str(line) = line else {
+                return Err(Error::Shape(replies::ShapeError {
+                    expected: "a ban line",
+                    got: line.to_json().to_string(),
+                }));
+            };
+            let e = replies::parse_ban_line(&line, offset).map_err(Error::Shape)?;
+            bans.push(Ban::new(&e.ip, Some(e.banned_at), Some(e.ban_seconds)));
+        }
+        Ok(bans)
     } else {
-        let status = JailStatus::from_value(v).map_err(Error::Shape)?;
+        let status = JailStatus::from_value(&v).map_err(Error::Shape)?;
         Ok(status
             .banned
             .unwrap_or_default()
-            .into_iter()
-            .map(|ip| Ban {
-                ip,
-                banned_at: None,
-                ban_seconds: None,
-                expires_at: None,
-            })
+            .iter()
+            .map(|ip| Ban::new(ip, None, None))
             .collect())
     }
 }

@@ -30,6 +30,8 @@ use super::Error;
 pub const MAX_QUEUE: usize = 256;
 /// Bytes read per `read(2)`.
 const READ_CHUNK: usize = 64 * 1024;
+/// Reply buffer capacity kept between commands; larger buffers are freed after use.
+const KEEP_REPLY_CAPACITY: usize = 256 * 1024;
 /// Tells the server we are leaving; it sends no reply and closes.
 const CLOSE_COMMAND: &[u8] = b"<F2B_CLOSE_COMMAND><F2B_END_COMMAND>";
 
@@ -314,6 +316,11 @@ impl<T> Client<T> {
         if self.reply.ends_with(TERMINATOR) {
             match pickle::decode(&self.reply) {
                 Ok(Some((value, used))) if used + TERMINATOR.len() == self.reply.len() => {
+                    if self.reply.capacity() > KEEP_REPLY_CAPACITY {
+                        // A big ban list passed through: give its buffer back instead of
+                        // keeping megabytes for the next `status` reply of 200 bytes.
+                        self.reply = Vec::new();
+                    }
                     return Step::Finished(replies::envelope(value).map_err(|e| match e {
                         ReplyError::Server(s) => Error::Server(s),
                         ReplyError::Shape(s) => Error::Shape(s),
