@@ -1,38 +1,104 @@
-//! Time as text: RFC 3339 for JSON (UTC, whole seconds) and IMF-fixdate for the HTTP `Date`
-//! header, which the loop formats once per second.
+//! Time as text, by arithmetic on the proleptic Gregorian calendar (Howard Hinnant's
+//! `days_from_civil` / `civil_from_days`): RFC 3339 for JSON (UTC, whole seconds), IMF-fixdate
+//! for the HTTP `Date` header, and the `YYYY-MM-DD HH:MM:SS` fail2ban prints. The `time` crate
+//! is used only for the local UTC offset; its parser and formatter cost bytes and microseconds.
 
 use std::time::SystemTime;
 
-use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
-use time::OffsetDateTime;
+/// Days since 1970-01-01 of a civil date.
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (i64::from(month) + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// (year, month, day) of days since 1970-01-01.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+fn unix(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
 
 /// `2026-11-22T14:00:00Z`.
 pub fn rfc3339(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    rfc3339_unix(secs)
+    rfc3339_unix(unix(t))
 }
 
-/// RFC 3339 of unix seconds (out-of-range values clamp to the epoch rather than fail).
+/// RFC 3339 of unix seconds.
 pub fn rfc3339_unix(secs: i64) -> String {
-    let t = OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    t.format(&Rfc3339).unwrap_or_default()
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }
 
 /// `Sun, 22 Nov 2026 14:00:00 GMT`.
 pub fn http_date(t: SystemTime) -> String {
-    let fmt = format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    OffsetDateTime::from_unix_timestamp(secs)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-        .format(&fmt)
-        .unwrap_or_default()
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = unix(t);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
+        WEEKDAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m - 1) as usize],
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Unix seconds of `YYYY-MM-DD HH:MM:SS` read in a zone `offset_secs` east of UTC.
+pub fn parse_local(text: &str, offset_secs: i64) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let days = days_from_civil(i64::from(year), month, day);
+    Some(days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_secs)
 }
 
 #[cfg(test)]
@@ -45,5 +111,35 @@ mod tests {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_356_000);
         assert_eq!(rfc3339(t), "2026-11-22T14:00:00Z");
         assert_eq!(http_date(t), "Sun, 22 Nov 2026 14:00:00 GMT");
+        assert_eq!(rfc3339_unix(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_unix(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_unix(253_402_300_799), "9999-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn civil_round_trips_over_centuries() {
+        for days in (-800_000..3_000_000).step_by(997) {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
+
+    #[test]
+    fn parses_fail2ban_local_times() {
+        assert_eq!(parse_local("2026-11-22 14:00:00", 0), Some(1_795_356_000));
+        assert_eq!(
+            parse_local("2026-11-22 15:00:00", 3600),
+            Some(1_795_356_000)
+        );
+        assert_eq!(parse_local("9999-12-31 23:59:59", 0), Some(253_402_300_799));
+        for bad in [
+            "2026-13-01 00:00:00",
+            "2026-11-22T14:00:00",
+            "2026-11-22 14:00",
+            "2026-1a-22 14:00:00",
+            "",
+        ] {
+            assert_eq!(parse_local(bad, 0), None, "{bad}");
+        }
     }
 }

@@ -4,8 +4,7 @@
 
 use std::fmt;
 
-use time::macros::format_description;
-use time::{PrimitiveDateTime, UtcOffset};
+use time::UtcOffset;
 
 use super::pickle::Value;
 
@@ -331,9 +330,8 @@ pub fn parse_ban_line(line: &str, local: UtcOffset) -> Result<BanEntry, ShapeErr
     let (ip, rest) = line.split_once('\t').ok_or_else(bad)?;
     let (start, rest) = rest.split_once(" + ").ok_or_else(bad)?;
     let (secs, _end) = rest.split_once(" = ").ok_or_else(bad)?;
-    let fmt = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-    let start = PrimitiveDateTime::parse(start.trim(), &fmt).map_err(|_| bad())?;
-    let banned_at = start.assume_offset(local).unix_timestamp();
+    let banned_at = crate::timefmt::parse_local(start.trim(), i64::from(local.whole_seconds()))
+        .ok_or_else(bad)?;
     let ban_seconds: i64 = secs.trim().parse().map_err(|_| bad())?;
     let expires_at = if ban_seconds < 0 {
         None
