@@ -62,7 +62,7 @@ pub fn route(
         Ok(s) => s,
         Err(msg) => return Outcome::Respond(Response::error(400, msg)),
     };
-    let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let seg: Vec<&str> = segments.iter().map(|s| s.as_ref()).collect();
     let method = req.method.as_str();
     let read = matches!(method, "GET" | "HEAD");
     let respond = Outcome::Respond;
@@ -131,11 +131,18 @@ fn allowed(path: &[&str]) -> Option<&'static str> {
     }
 }
 
-/// Split and percent-decode the path. Refuses invalid UTF-8 and dot segments (traversal).
-fn split_path(path: &str) -> Result<Vec<String>, &'static str> {
-    let mut out = Vec::new();
+/// Split and percent-decode the path (borrowing where nothing is encoded). Refuses invalid
+/// UTF-8 and dot segments (traversal).
+fn split_path(path: &str) -> Result<Vec<std::borrow::Cow<'_, str>>, &'static str> {
+    let mut out = Vec::with_capacity(6);
     for raw in path.split('/').filter(|s| !s.is_empty()) {
-        let seg = percent_decode(raw).ok_or("the path is not valid percent-encoded UTF-8")?;
+        let seg = if raw.contains('%') {
+            std::borrow::Cow::Owned(
+                percent_decode(raw).ok_or("the path is not valid percent-encoded UTF-8")?,
+            )
+        } else {
+            std::borrow::Cow::Borrowed(raw)
+        };
         if seg == "." || seg == ".." || seg.contains('/') || seg.contains('\0') {
             return Err("the path has a dot segment or an encoded slash");
         }
@@ -243,30 +250,43 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// The health answer. Written directly rather than through `serde_json::Value`: it is the
+/// endpoint monitors hammer, and the only dynamic strings are escaped with `json_str`.
 fn health(state: &State) -> Response {
-    let checked_at = state.checked_at.map(rfc3339);
+    let checked_at = state
+        .checked_at
+        .map_or("null".to_string(), |t| format!("\"{}\"", rfc3339(t)));
     let (code, body) = match state.health {
         Health::Online => (
             200,
-            json!({"status": "pass", "fail2ban": "online", "version": state.version, "jails": state.jails.len(), "checked_at": checked_at}),
+            format!(
+                "{{\"status\":\"pass\",\"fail2ban\":\"online\",\"version\":{},\"jails\":{},\"checked_at\":{checked_at}}}\n",
+                state.version.as_deref().map_or("null".to_string(), json_str),
+                state.jails.len()
+            ),
         ),
-        Health::Offline => (
+        health => (
             503,
-            json!({"status": "fail", "fail2ban": "offline", "error": state.error, "since": rfc3339(state.since), "checked_at": checked_at}),
-        ),
-        Health::Unknown => (
-            503,
-            json!({"status": "fail", "fail2ban": "unknown", "error": "no probe of fail2ban has finished yet", "since": rfc3339(state.since), "checked_at": checked_at}),
+            format!(
+                "{{\"status\":\"fail\",\"fail2ban\":\"{}\",\"error\":{},\"since\":\"{}\",\"checked_at\":{checked_at}}}\n",
+                health.as_str(),
+                json_str(state.error.as_deref().unwrap_or("no probe of fail2ban has finished yet")),
+                rfc3339(state.since)
+            ),
         ),
     };
-    let mut resp = Response::json(code, &body);
-    resp.content_type = "application/health+json";
-    let resp = resp.header("Cache-Control", "no-store");
+    let resp = Response::new(code, "application/health+json", body.into_bytes())
+        .header("Cache-Control", "no-store");
     if code == 503 {
         resp.header("Retry-After", state.interval.as_secs().max(1).to_string())
     } else {
         resp
     }
+}
+
+/// A JSON string literal.
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "null".into())
 }
 
 fn status(state: &State, ctx: &Context) -> Response {
