@@ -25,6 +25,21 @@ fn open_fds(bw: &Banwatch) -> usize {
         .unwrap_or(0)
 }
 
+/// The fd count once the test's own HTTP connections have been closed on the server's side too
+/// (a connection curl just closed may still be open there for a moment).
+fn settled_fds(bw: &Banwatch) -> usize {
+    let mut last = open_fds(bw);
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = open_fds(bw);
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
 /// The checks every fault shares: 503 with `reason` in time, livez and cached reads meanwhile.
 fn expect_fault(bw: &Banwatch, reason: &str) {
     let t = Instant::now();
@@ -68,7 +83,7 @@ fn killed_restarted_and_replaced_real_fail2ban() {
         &["--interval", INTERVAL, "--timeout", TIMEOUT],
     );
     expect_recovery(&bw);
-    let fds = open_fds(&bw);
+    let fds = settled_fds(&bw);
     let rss = bw.proc_status("VmRSS");
 
     for round in 0..3 {
@@ -96,7 +111,8 @@ fn killed_restarted_and_replaced_real_fail2ban() {
             bw.proc_status("VmRSS")
         );
     }
-    assert_eq!(open_fds(&bw), fds, "no file descriptor leaks");
+    let after = settled_fds(&bw);
+    assert!(after <= fds, "file descriptors grew from {fds} to {after}");
     let rss_after = bw.proc_status("VmRSS");
     assert!(
         rss_after <= rss + 512,
@@ -174,7 +190,7 @@ fn fake_fault(fault: Fault, reason: &str, extra: &[&str]) {
     args.extend_from_slice(extra);
     let bw = Banwatch::start(f2b.socket(), &args);
     expect_recovery(&bw);
-    let fds = open_fds(&bw);
+    let fds = settled_fds(&bw);
     f2b.stop();
     let fake = FakeFail2ban::start(f2b.socket(), fault);
     expect_fault(&bw, reason);
@@ -182,14 +198,10 @@ fn fake_fault(fault: Fault, reason: &str, extra: &[&str]) {
     f2b.start_again();
     expect_recovery(&bw);
     // The fake's connection is gone once the real server answers on a new one.
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while open_fds(&bw) != fds && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(
-        open_fds(&bw),
-        fds,
-        "no file descriptor leaks after '{reason}'"
+    let after = settled_fds(&bw);
+    assert!(
+        after <= fds,
+        "file descriptors grew from {fds} to {after} after '{reason}'"
     );
 }
 
