@@ -127,11 +127,22 @@ impl Host {
             None => (text, Some(255)),
         };
         match (addr.parse::<std::net::IpAddr>(), prefix) {
-            (Ok(ip), Some(prefix)) if Host::Ip(ip, prefix).to_string() == text => {
+            (Ok(ip), Some(prefix)) if Host::Ip(ip, prefix).displays_as(text) => {
                 Host::Ip(ip, prefix)
             }
             _ => Host::Text(text.into()),
         }
+    }
+
+    /// Whether `Display` writes exactly `text` (checked in a stack buffer: this runs for every
+    /// line of a 50,000-ban list).
+    fn displays_as(&self, text: &str) -> bool {
+        use std::io::Write;
+        let mut buf = [0u8; 64];
+        let mut cursor = std::io::Cursor::new(&mut buf[..]);
+        let written = write!(cursor, "{self}").is_ok();
+        let len = cursor.position() as usize;
+        written && &buf[..len] == text.as_bytes()
     }
 }
 
@@ -679,6 +690,23 @@ pub fn version_at_least(version: &str, want: (u32, u32, u32)) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_keep_fail2bans_text_exactly() {
+        for text in [
+            "203.0.113.7",
+            "2001:db8::1",
+            "198.51.100.0/24",
+            "2001:db8::/32",
+        ] {
+            assert!(matches!(Host::parse(text), Host::Ip(..)), "{text}");
+            assert_eq!(Host::parse(text).to_string(), text);
+        }
+        // Not canonical, or not an address at all: kept as text, never rewritten.
+        for text in ["2001:DB8::1", "203.000.113.7", "not-an-ip", "10.0.0.0/x"] {
+            assert_eq!(Host::parse(text), Host::Text(text.into()), "{text}");
+        }
+    }
 
     #[test]
     fn versions_compare_numerically() {
