@@ -154,14 +154,18 @@ fn read_endpoints_have_the_documented_shapes() {
     assert_eq!(bw.json("/api/v1/nothing").0, 404);
 }
 
+/// A real fail2ban with one jail `sshd` and banwatch on it with writes enabled.
+fn with_writes(token_name: &str) -> (Fail2ban, Banwatch) {
+    let f2b = Fail2ban::start(&["sshd"]);
+    let token = token_file(token_name, 0o600);
+    let bw = Banwatch::start(f2b.socket(), &["--token-file", token.to_str().unwrap()]);
+    online(&bw);
+    (f2b, bw)
+}
+
 #[test]
 fn ban_and_unban_through_the_api_reach_fail2ban() {
-    let f2b = Fail2ban::start(&["sshd"]);
-    let bw = Banwatch::start(
-        f2b.socket(),
-        &["--token-file", token_file("ok", 0o600).to_str().unwrap()],
-    );
-    online(&bw);
+    let (f2b, bw) = with_writes("ok");
     let (code, v) = post_ban(&bw, "sshd", r#"{"ip":"203.0.113.5"}"#, &[&auth()]);
     assert_eq!(
         (code, v),
@@ -203,12 +207,7 @@ fn ban_and_unban_through_the_api_reach_fail2ban() {
 
 #[test]
 fn write_errors_are_clear_and_change_nothing() {
-    let f2b = Fail2ban::start(&["sshd"]);
-    let bw = Banwatch::start(
-        f2b.socket(),
-        &["--token-file", token_file("ok2", 0o600).to_str().unwrap()],
-    );
-    online(&bw);
+    let (f2b, bw) = with_writes("ok2");
     let (code, v) = post_ban(&bw, "sshd", r#"{"ip":"203.0.113.6"}"#, &[]);
     assert_eq!(code, 401, "{v}");
     let (code, v) = post_ban(
