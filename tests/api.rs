@@ -241,52 +241,30 @@ fn write_errors_are_clear_and_change_nothing() {
         "nothing reached fail2ban: {status}"
     );
 
-    let (code, head) = curl(&[
-        "-s",
-        "-o",
-        "/dev/null",
-        "-D",
-        "-",
-        "-X",
-        "PUT",
-        &bw.url("/api/v1/jails/sshd/bans"),
-    ]);
+    let (code, head) = headers(&bw, "PUT", "/api/v1/jails/sshd/bans", &[]);
     assert_eq!(code, 405);
     assert!(
         head.to_ascii_lowercase().contains("allow: get, head, post"),
         "{head}"
     );
-    let (code, head) = curl(&[
-        "-s",
-        "-o",
-        "/dev/null",
-        "-D",
-        "-",
-        "-X",
-        "POST",
-        &bw.url("/api/v1/jails/sshd/bans"),
-        "-H",
-        &auth(),
-    ]);
+    let (code, head) = headers(&bw, "POST", "/api/v1/jails/sshd/bans", &["-H", &auth()]);
     assert_eq!(code, 400, "{head}");
-    let (code, head) = curl(&[
-        "-s",
-        "-D",
-        "-",
-        "-o",
-        "/dev/null",
-        "-X",
-        "POST",
-        "-d",
-        "{}",
-        &bw.url("/api/v1/jails/sshd/bans"),
-    ]);
+    let (code, head) = headers(&bw, "POST", "/api/v1/jails/sshd/bans", &["-d", "{}"]);
     assert_eq!(code, 401);
     assert!(
         head.to_ascii_lowercase()
             .contains("www-authenticate: bearer"),
         "{head}"
     );
+}
+
+/// (status, response headers) of a request made with curl.
+fn headers(bw: &Banwatch, method: &str, path: &str, extra: &[&str]) -> (u16, String) {
+    let url = bw.url(path);
+    let mut args = vec!["-s", "-o", "/dev/null", "-D", "-", "-X", method];
+    args.extend_from_slice(extra);
+    args.push(&url);
+    curl(&args)
 }
 
 #[test]
