@@ -528,17 +528,20 @@ impl State {
 
     fn fetch_bans(&mut self, jail: &str) {
         self.ban_list_fetches += 1;
-        let args = if self.with_time {
-            vec![
+        let tag = Tag::Bans { jail: jail.into() };
+        if self.with_time {
+            let args = vec![
                 "get".into(),
                 jail.into(),
                 "banip".into(),
                 "--with-time".into(),
-            ]
+            ];
+            if let Err(e) = self.client.submit_raw(args, tag.clone()) {
+                self.on_result(tag, Err(e), Instant::now());
+            }
         } else {
-            vec!["status".into(), jail.into()]
-        };
-        self.submit(args, Tag::Bans { jail: jail.into() });
+            self.submit(vec!["status".into(), jail.into()], tag);
+        }
     }
 
     /// Remember a successful write for the pending-recovery check.
@@ -638,38 +641,54 @@ impl State {
     }
 }
 
-/// Turn a ban-list reply into `Ban`s, consuming it so that each line's memory is freed as it is
-/// converted (the peak of a 50,000-ban fetch stays near one copy of the list).
+/// Turn a ban-list reply into `Ban`s. With times, the reply arrives as raw pickle bytes and is
+/// read line by line from borrowed strings, so a 50,000-line list never exists as 50,000 heap
+/// strings; without (old servers), it is a full `status JAIL`.
 fn parse_bans(v: Value, with_time: bool) -> Result<Vec<Ban>, Error> {
-    if with_time {
-        let offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
-        let Value::List(lines) = v else {
-            let got = v.to_json().to_string();
-            return Err(Error::Shape(replies::ShapeError {
-                expected: "a list of ban lines",
-                got,
-            }));
-        };
-        let mut bans = Vec::with_capacity(lines.len());
-        for line in lines {
-            let Value::Str(line) = line else {
-                return Err(Error::Shape(replies::ShapeError {
-                    expected: "a ban line",
-                    got: line.to_json().to_string(),
-                }));
-            };
-            let e = replies::parse_ban_line(&line, offset).map_err(Error::Shape)?;
-            bans.push(Ban::new(&e.ip, Some(e.banned_at), Some(e.ban_seconds)));
+    match v {
+        Value::Bytes(raw) if with_time => parse_ban_lines(&raw),
+        v => {
+            let status = JailStatus::from_value(&v).map_err(Error::Shape)?;
+            Ok(status
+                .banned
+                .unwrap_or_default()
+                .iter()
+                .map(|ip| Ban::new(ip, None, None))
+                .collect())
         }
-        Ok(bans)
-    } else {
-        let status = JailStatus::from_value(&v).map_err(Error::Shape)?;
-        Ok(status
-            .banned
-            .unwrap_or_default()
-            .iter()
-            .map(|ip| Ban::new(ip, None, None))
-            .collect())
+    }
+}
+
+fn parse_ban_lines(raw: &[u8]) -> Result<Vec<Ban>, Error> {
+    use crate::fail2ban::pickle::{decode_str_list, StrListReply};
+    let shape = |got: String| {
+        Error::Shape(replies::ShapeError {
+            expected: "a list of ban lines",
+            got,
+        })
+    };
+    let offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
+    match decode_str_list(raw) {
+        Ok(Some((StrListReply::Strings(lines), _))) => {
+            let mut bans = Vec::with_capacity(lines.len());
+            for line in lines {
+                let e = replies::parse_ban_line(line, offset).map_err(Error::Shape)?;
+                bans.push(Ban::new(&e.ip, Some(e.banned_at), Some(e.ban_seconds)));
+            }
+            Ok(bans)
+        }
+        // Error replies, and lists the fast path does not take (Python 2 byte strings).
+        Ok(Some((StrListReply::Value(v), _))) => match replies::envelope(v) {
+            Err(replies::ReplyError::Server(e)) => Err(Error::Server(e)),
+            Err(replies::ReplyError::Shape(e)) => Err(Error::Shape(e)),
+            Ok(list) => Ok(replies::ban_entries(&list, offset)
+                .map_err(Error::Shape)?
+                .iter()
+                .map(|e| Ban::new(&e.ip, Some(e.banned_at), Some(e.ban_seconds)))
+                .collect()),
+        },
+        Ok(None) => Err(shape("an incomplete pickle".into())),
+        Err(e) => Err(shape(e.to_string())),
     }
 }
 
@@ -706,6 +725,44 @@ mod tests {
         for text in ["2001:DB8::1", "203.000.113.7", "not-an-ip", "10.0.0.0/x"] {
             assert_eq!(Host::parse(text), Host::Text(text.into()), "{text}");
         }
+    }
+
+    #[test]
+    fn ban_lists_read_from_raw_replies_of_python_3_and_2() {
+        let strip = |b: &'static [u8]| {
+            b.strip_suffix(crate::fail2ban::pickle::TERMINATOR)
+                .unwrap_or(b)
+        };
+        for raw in [
+            strip(include_bytes!(
+                "../tests/data/1.0.2-py3.11/get_banip_with_time.bin"
+            )),
+            strip(include_bytes!(
+                "../tests/data/1.1.1-py3.11/get_banip_with_time.bin"
+            )),
+            strip(include_bytes!(
+                "../tests/data/0.11.2-py2.7/get_banip_with_time.bin"
+            )),
+        ] {
+            let bans = parse_ban_lines(raw).unwrap();
+            assert_eq!(bans.len(), 1);
+            assert_eq!(bans[0].host.to_string(), "203.0.113.5");
+            assert_eq!(bans[0].ban_seconds(), Some(600));
+            assert_eq!(
+                bans[0]
+                    .expires_at()
+                    .zip(bans[0].banned_at())
+                    .map(|(e, b)| e - b),
+                Some(600)
+            );
+        }
+        let err = parse_ban_lines(strip(include_bytes!(
+            "../tests/data/1.0.2-py3.11/get_nonexistent_jail_banip.bin"
+        )));
+        assert!(
+            matches!(err, Err(Error::Server(ref e)) if e.class == "UnknownJailException"),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -235,6 +235,7 @@ fn random_bytes_and_mutated_replies_never_panic() {
         let len = (rng.next() % 64) as usize;
         let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
         let _ = decode(&bytes);
+        let _ = banwatch::fail2ban::pickle::scan(&bytes);
     }
     // Random opcodes from the protocol's alphabet reach deeper than random bytes.
     let alphabet = b"(.012FIJKLMNRSTUVXabcdeghjlpqrstu}])G\x80\x81\x85\x86\x87\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f\x90\x91\x93\x94\x95";
@@ -250,6 +251,8 @@ fn random_bytes_and_mutated_replies_never_panic() {
             })
             .collect();
         let _ = decode(&bytes);
+        let _ = banwatch::fail2ban::pickle::decode_str_list(&bytes);
+        let _ = banwatch::fail2ban::pickle::scan(&bytes);
     }
     for path in golden_files() {
         let bytes = std::fs::read(&path).unwrap();
@@ -263,4 +266,33 @@ fn random_bytes_and_mutated_replies_never_panic() {
             let _ = decode(reply_pickle(&m));
         }
     }
+}
+
+#[test]
+fn the_string_list_fast_path_agrees_with_the_full_decode_on_every_reply() {
+    use banwatch::fail2ban::pickle::{decode_str_list, scan, StrListReply, Value};
+    let mut fast = 0;
+    for path in golden_files() {
+        let bytes = std::fs::read(&path).unwrap();
+        let pickle = reply_pickle(&bytes);
+        let (full, used) = decode(pickle).unwrap().unwrap();
+        assert_eq!(scan(pickle).unwrap(), Some(used), "{}", path.display());
+        let (quick, quick_used) = decode_str_list(pickle).unwrap().unwrap();
+        assert_eq!(quick_used, used);
+        match quick {
+            StrListReply::Strings(lines) => {
+                let want = Value::Tuple(vec![
+                    Value::Int(0),
+                    Value::List(lines.iter().map(|s| Value::Str(s.to_string())).collect()),
+                ]);
+                assert_eq!(full, want, "{}", path.display());
+                fast += 1;
+            }
+            StrListReply::Value(v) => assert_eq!(v, full, "{}", path.display()),
+        }
+    }
+    assert!(
+        fast >= 10,
+        "the fast path should take the string-list replies, took {fast}"
+    );
 }

@@ -48,6 +48,9 @@ struct Command<T> {
     request: Vec<u8>,
     /// Safe to coalesce and to retry once on a stale connection.
     read_only: bool,
+    /// Hand back the reply's pickle bytes (`Value::Bytes`) instead of decoding it: for replies
+    /// large enough that the caller decodes them more cheaply itself (ban lists).
+    raw: bool,
     waiters: Vec<T>,
     retried: bool,
 }
@@ -121,11 +124,27 @@ impl<T> Client<T> {
     /// Queue a command. `read_only` commands with the same arguments as one already queued or in
     /// flight share it. Refuses arguments fail2ban would misparse and a full queue.
     pub fn submit(&mut self, args: Vec<String>, read_only: bool, waiter: T) -> Result<(), Error> {
+        self.submit_command(args, read_only, false, waiter)
+    }
+
+    /// Like `submit` for a read, but the completion carries the reply's raw pickle bytes as
+    /// `Value::Bytes` (checked complete, not decoded; the envelope is the caller's to read).
+    pub fn submit_raw(&mut self, args: Vec<String>, waiter: T) -> Result<(), Error> {
+        self.submit_command(args, true, true, waiter)
+    }
+
+    fn submit_command(
+        &mut self,
+        args: Vec<String>,
+        read_only: bool,
+        raw: bool,
+        waiter: T,
+    ) -> Result<(), Error> {
         if read_only {
             if let Some(f) = self
                 .in_flight
                 .as_mut()
-                .filter(|f| f.command.read_only && f.command.args == args)
+                .filter(|f| f.command.read_only && f.command.raw == raw && f.command.args == args)
             {
                 f.command.waiters.push(waiter);
                 return Ok(());
@@ -133,7 +152,7 @@ impl<T> Client<T> {
             if let Some(c) = self
                 .queue
                 .iter_mut()
-                .find(|c| c.read_only && c.args == args)
+                .find(|c| c.read_only && c.raw == raw && c.args == args)
             {
                 c.waiters.push(waiter);
                 return Ok(());
@@ -147,6 +166,7 @@ impl<T> Client<T> {
             args,
             request,
             read_only,
+            raw,
             waiters: vec![waiter],
             retried: false,
         });
@@ -313,7 +333,36 @@ impl<T> Client<T> {
             }
         }
         // The terminator may also occur inside a pickled string: only a decode tells.
-        if self.reply.ends_with(TERMINATOR) {
+        if self.reply.ends_with(TERMINATOR) && f.command.raw {
+            match pickle::scan(&self.reply) {
+                Ok(Some(used)) if used + TERMINATOR.len() == self.reply.len() => {
+                    // The buffer itself goes to the caller: no copy of a multi-megabyte list.
+                    let mut bytes = std::mem::take(&mut self.reply);
+                    bytes.truncate(used);
+                    return Step::Finished(Ok(Value::Bytes(bytes)));
+                }
+                Ok(Some(used)) => {
+                    let detail = format!("{} stray bytes after the reply", self.reply.len() - used);
+                    return Step::Failed(
+                        Error::Garbage {
+                            path: self.path.clone(),
+                            detail,
+                        },
+                        false,
+                    );
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return Step::Failed(
+                        Error::Garbage {
+                            path: self.path.clone(),
+                            detail: e.to_string(),
+                        },
+                        false,
+                    )
+                }
+            }
+        } else if self.reply.ends_with(TERMINATOR) {
             match pickle::decode(&self.reply) {
                 Ok(Some((value, used))) if used + TERMINATOR.len() == self.reply.len() => {
                     if self.reply.capacity() > KEEP_REPLY_CAPACITY {

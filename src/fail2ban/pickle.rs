@@ -281,28 +281,105 @@ type Step<T> = Result<Option<T>, Error>;
 /// Decode one pickle at the start of `buf`. `Ok(None)`: incomplete, feed more bytes.
 /// `Ok(Some((value, used)))`: `used` bytes, through `STOP`, made `value`.
 pub fn decode(buf: &[u8]) -> Result<Option<(Value, usize)>, Error> {
-    let mut m = Machine {
-        buf,
-        pos: 0,
-        at: 0,
-        // fail2ban's ban lists spend ~19 bytes per IP on 3 nodes, 1 edge and 3 memo entries.
-        nodes: Vec::with_capacity(buf.len() / 6),
-        edges: Vec::with_capacity(buf.len() / 16),
-        lists: Vec::new(),
-        stack: Vec::new(),
-        marks: 0,
-        memo: Vec::with_capacity(buf.len() / 6),
-    };
+    let mut m = Machine::new(buf);
     let Some(root) = m.run()? else {
         return Ok(None);
     };
-    let mut b = Builder {
-        m: &m,
-        left: buf.len().saturating_mul(MAX_EXPANSION).saturating_add(64),
-        offset: m.pos,
-    };
-    let value = b.build(root, 0)?;
+    let value = m.build(root)?;
     Ok(Some((value, m.pos)))
+}
+
+/// Where the pickle at the start of `buf` ends (just past `STOP`), found by walking opcode
+/// framing only: no stack, no memo, no allocation. `Ok(None)`: incomplete. It does not check
+/// that the opcodes make sense together; `decode` does that.
+pub fn scan(buf: &[u8]) -> Result<Option<usize>, Error> {
+    let mut pos = 0usize;
+    let le = |at: usize, n: usize| -> Option<u64> {
+        let b = buf.get(at..at.checked_add(n)?)?;
+        Some(
+            b.iter()
+                .rev()
+                .fold(0u64, |acc, &x| (acc << 8) | u64::from(x)),
+        )
+    };
+    loop {
+        let at = pos;
+        let Some(&op) = buf.get(pos) else {
+            return Ok(None);
+        };
+        pos += 1;
+        // Bytes of argument after the opcode, or how to find them.
+        let arg: u64 = match op {
+            STOP => return Ok(Some(pos)),
+            MARK | POP | POP_MARK | DUP | NONE | NEWTRUE | NEWFALSE | REDUCE | NEWOBJ
+            | NEWOBJ_EX | BUILD | APPEND | APPENDS | ADDITEMS | SETITEM | SETITEMS | EMPTY_LIST
+            | EMPTY_TUPLE | EMPTY_DICT | EMPTY_SET | LIST | TUPLE | TUPLE1 | TUPLE2 | TUPLE3
+            | DICT | FROZENSET | STACK_GLOBAL | MEMOIZE => 0,
+            PROTO | BININT1 | BINPUT | BINGET => 1,
+            BININT2 => 2,
+            BININT | LONG_BINPUT | LONG_BINGET => 4,
+            FRAME | BINFLOAT => 8,
+            SHORT_BINUNICODE | SHORT_BINSTRING | SHORT_BINBYTES | LONG1 => match le(pos, 1) {
+                Some(n) => 1 + n,
+                None => return Ok(None),
+            },
+            BINUNICODE | BINSTRING | BINBYTES | LONG4 => match le(pos, 4) {
+                Some(n) => 4 + n,
+                None => return Ok(None),
+            },
+            BINUNICODE8 | BINBYTES8 | BYTEARRAY8 => match le(pos, 8) {
+                Some(n) => 8u64.saturating_add(n),
+                None => return Ok(None),
+            },
+            INT | LONG | FLOAT | STRING | UNICODE | PUT | GET | GLOBAL => {
+                let lines = if op == GLOBAL { 2 } else { 1 };
+                for _ in 0..lines {
+                    match buf
+                        .get(pos..)
+                        .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
+                    {
+                        Some(n) => pos += n + 1,
+                        None => return Ok(None),
+                    }
+                }
+                0
+            }
+            other => {
+                return Err(Error {
+                    kind: ErrorKind::UnknownOpcode(other),
+                    offset: at,
+                })
+            }
+        };
+        match usize::try_from(arg).ok().and_then(|a| pos.checked_add(a)) {
+            Some(end) if end <= buf.len() => pos = end,
+            _ => return Ok(None),
+        }
+    }
+}
+
+/// A reply read by `decode_str_list`.
+#[derive(Debug, PartialEq)]
+pub enum StrListReply<'a> {
+    /// The reply was `(0, [str, ...])`: the strings, borrowed from the input.
+    Strings(Vec<&'a str>),
+    /// Anything else (an error reply, another shape), decoded as usual.
+    Value(Value),
+}
+
+/// Decode a reply expected to be `(0, [str, ...])`, such as `get JAIL banip --with-time`,
+/// without building a value per string: a 50,000-line ban list then costs its input buffer plus
+/// two pointers a line instead of a heap string and a `Value` each.
+pub fn decode_str_list(buf: &[u8]) -> Result<Option<(StrListReply<'_>, usize)>, Error> {
+    let mut m = Machine::new(buf);
+    let Some(root) = m.run()? else {
+        return Ok(None);
+    };
+    if let Some(strings) = m.ok_str_list(root) {
+        return Ok(Some((StrListReply::Strings(strings), m.pos)));
+    }
+    let value = m.build(root)?;
+    Ok(Some((StrListReply::Value(value), m.pos)))
 }
 
 macro_rules! need {
@@ -315,6 +392,75 @@ macro_rules! need {
 }
 
 impl<'a> Machine<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        Machine {
+            buf,
+            pos: 0,
+            at: 0,
+            // fail2ban's ban lists spend ~19 bytes per IP on 3 nodes, 1 edge and 3 memo entries.
+            nodes: Vec::with_capacity(buf.len() / 6),
+            edges: Vec::with_capacity(buf.len() / 16),
+            lists: Vec::new(),
+            stack: Vec::new(),
+            marks: 0,
+            memo: Vec::with_capacity(buf.len() / 6),
+        }
+    }
+
+    /// Build the tree of `root` (after `run`).
+    fn build(&self, root: u32) -> Result<Value, Error> {
+        let mut b = Builder {
+            m: self,
+            left: self
+                .buf
+                .len()
+                .saturating_mul(MAX_EXPANSION)
+                .saturating_add(64),
+            offset: self.pos,
+        };
+        b.build(root, 0)
+    }
+
+    /// The strings of a `(0, [str, ...])` root, if that is its shape (`builtins.str(x)` counts as
+    /// a str, as in `decode`).
+    fn ok_str_list(&self, root: u32) -> Option<Vec<&'a str>> {
+        let Node::Tuple(span) = self.nodes.get(root as usize)? else {
+            return None;
+        };
+        let [code, list] = self.edges.get(span.range())? else {
+            return None;
+        };
+        let (Node::Int(0), Node::List(index)) = (
+            self.nodes.get(*code as usize)?,
+            self.nodes.get(*list as usize)?,
+        ) else {
+            return None;
+        };
+        let ids = self.lists.get(*index as usize)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let s = match self.nodes.get(id as usize)? {
+                Node::Str(s) => *s,
+                Node::Call(callable, args) => match (
+                    self.nodes.get(*callable as usize)?,
+                    self.nodes.get(*args as usize)?,
+                ) {
+                    (Node::StrClass, Node::Tuple(a)) => match self.edges.get(a.range())? {
+                        [arg] => match self.nodes.get(*arg as usize)? {
+                            Node::Str(s) => *s,
+                            _ => return None,
+                        },
+                        _ => return None,
+                    },
+                    _ => return None,
+                },
+                _ => return None,
+            };
+            out.push(s);
+        }
+        Some(out)
+    }
+
     fn err(&self, kind: ErrorKind) -> Error {
         Error {
             kind,

@@ -33,8 +33,13 @@ impl Banwatch {
     }
 
     pub fn start_env(socket: &Path, extra: &[&str], env: &[(&str, &str)]) -> Banwatch {
+        Banwatch::start_bin(Path::new(BIN), socket, extra, env)
+    }
+
+    /// Start a given banwatch binary (e.g. the release build, for measurements of the product).
+    pub fn start_bin(bin: &Path, socket: &Path, extra: &[&str], env: &[(&str, &str)]) -> Banwatch {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(bin);
         cmd.arg("serve")
             .arg("--listen")
             .arg(addr.to_string())
