@@ -332,69 +332,53 @@ impl<T> Client<T> {
                 }
             }
         }
-        // The terminator may also occur inside a pickled string: only a decode tells.
-        if self.reply.ends_with(TERMINATOR) && f.command.raw {
-            match pickle::scan(&self.reply) {
-                Ok(Some(used)) if used + TERMINATOR.len() == self.reply.len() => {
-                    // The buffer itself goes to the caller: no copy of a multi-megabyte list.
-                    let mut bytes = std::mem::take(&mut self.reply);
-                    bytes.truncate(used);
-                    return Step::Finished(Ok(Value::Bytes(bytes)));
-                }
-                Ok(Some(used)) => {
-                    let detail = format!("{} stray bytes after the reply", self.reply.len() - used);
-                    return Step::Failed(
-                        Error::Garbage {
-                            path: self.path.clone(),
-                            detail,
-                        },
-                        false,
-                    );
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    return Step::Failed(
-                        Error::Garbage {
-                            path: self.path.clone(),
-                            detail: e.to_string(),
-                        },
-                        false,
-                    )
-                }
-            }
-        } else if self.reply.ends_with(TERMINATOR) {
-            match pickle::decode(&self.reply) {
+        // The terminator may also occur inside a pickled string: only the pickle's own framing
+        // tells. Raw replies (ban lists) are only framed here; their reader decodes them.
+        if self.reply.ends_with(TERMINATOR) {
+            let read = if f.command.raw {
+                pickle::scan(&self.reply).map(|end| end.map(|used| (None, used)))
+            } else {
+                pickle::decode(&self.reply)
+                    .map(|done| done.map(|(value, used)| (Some(value), used)))
+            };
+            let garbage = |detail: String| {
+                Step::Failed(
+                    Error::Garbage {
+                        path: self.path.clone(),
+                        detail,
+                    },
+                    false,
+                )
+            };
+            match read {
                 Ok(Some((value, used))) if used + TERMINATOR.len() == self.reply.len() => {
-                    if self.reply.capacity() > KEEP_REPLY_CAPACITY {
-                        // A big ban list passed through: give its buffer back instead of
-                        // keeping megabytes for the next `status` reply of 200 bytes.
-                        self.reply = Vec::new();
-                    }
-                    return Step::Finished(replies::envelope(value).map_err(|e| match e {
-                        ReplyError::Server(s) => Error::Server(s),
-                        ReplyError::Shape(s) => Error::Shape(s),
-                    }));
+                    return Step::Finished(match value {
+                        None => {
+                            // The buffer itself goes to the caller: no copy of a big list.
+                            let mut bytes = std::mem::take(&mut self.reply);
+                            bytes.truncate(used);
+                            Ok(Value::Bytes(bytes))
+                        }
+                        Some(value) => {
+                            if self.reply.capacity() > KEEP_REPLY_CAPACITY {
+                                // Do not keep megabytes for the next 200-byte `status` reply.
+                                self.reply = Vec::new();
+                            }
+                            replies::envelope(value).map_err(|e| match e {
+                                ReplyError::Server(s) => Error::Server(s),
+                                ReplyError::Shape(s) => Error::Shape(s),
+                            })
+                        }
+                    });
                 }
                 Ok(Some((_, used))) => {
-                    let detail = format!("{} stray bytes after the reply", self.reply.len() - used);
-                    return Step::Failed(
-                        Error::Garbage {
-                            path: self.path.clone(),
-                            detail,
-                        },
-                        false,
-                    );
+                    return garbage(format!(
+                        "{} stray bytes after the reply",
+                        self.reply.len() - used
+                    ))
                 }
                 Ok(None) => {}
-                Err(e) => {
-                    return Step::Failed(
-                        Error::Garbage {
-                            path: self.path.clone(),
-                            detail: e.to_string(),
-                        },
-                        false,
-                    )
-                }
+                Err(e) => return garbage(e.to_string()),
             }
         }
         timeout_or_wait(f, now, self.timeout)
