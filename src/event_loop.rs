@@ -1,7 +1,8 @@
 //! The one loop: `poll(2)` over the listener, every HTTP connection (interest derived from its
 //! state), the fail2ban connection while a command is in flight, and the signal pipes. The
 //! timeout is the nearest deadline (probe, command timeout, connection timeouts, watchdog), so an
-//! idle banwatch sleeps. Nothing here blocks; one thread owns everything through `&mut`.
+//! idle banwatch sleeps; it is zero while a ban list is half read (a slice per turn). Nothing
+//! here blocks; one thread owns everything through `&mut`.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -112,6 +113,7 @@ impl Server {
             self.state.tick(now);
             self.pump(now);
             self.expire(now);
+            self.state.read_ban_lists();
             self.process(now);
             self.pump(now);
             self.process(now);
@@ -153,6 +155,10 @@ impl Server {
     /// writes and accepts it allows.
     fn wait(&mut self, now: Instant) -> std::io::Result<()> {
         let mut deadline = self.state.deadline();
+        if self.state.reading_ban_lists() {
+            // More of a ban list to read next turn, after whatever is ready now.
+            deadline = now;
+        }
         for c in &self.clients {
             if let Some(d) = c.http.deadline() {
                 deadline = deadline.min(d);

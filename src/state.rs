@@ -1,7 +1,9 @@
 //! The live picture of fail2ban, in plain structs owned by the event loop: health and its
 //! transitions, the jail list and counts from the last probe, settings fetched once per jail per
-//! fail2ban start, ban lists fetched on demand with a short cache, the events ring and the
-//! pending-recovery record. It also owns the fail2ban client and decides what to ask it.
+//! fail2ban start, ban lists fetched on demand with a short cache (an arrived list is read into
+//! bans `BAN_READ_SLICE` at a time, so a 50,000-line list never holds the loop for long), the
+//! events ring and the pending-recovery record. It also owns the fail2ban client and decides
+//! what to ask it.
 //!
 //! Probe cycle (every `--interval`): `status`, then `status JAIL short` for each jail (full
 //! `status JAIL` on servers older than 0.10.6), `version` once per connection, settings once per
@@ -11,7 +13,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::fail2ban::client::{Client, Completion};
-use crate::fail2ban::pickle::Value;
+use crate::fail2ban::pickle::{NotFast, StrListReader, Value};
 use crate::fail2ban::replies::{self, JailStatus, ServerStatus};
 use crate::fail2ban::Error;
 
@@ -19,6 +21,11 @@ use crate::fail2ban::Error;
 pub const MAX_EVENTS: usize = 50;
 /// A write through banwatch this close before fail2ban goes offline is named as the suspected cause.
 pub const RECOVERY_WINDOW: Duration = Duration::from_secs(60);
+/// Work spent turning an arrived ban list into bans per loop turn; the rest waits for the next
+/// turn, so other requests are answered in between (a 50,000-line list takes ~25 ms in all).
+pub const BAN_READ_SLICE: Duration = Duration::from_millis(1);
+/// Ban lines read between two looks at the clock.
+const LINES_PER_CLOCK_READ: usize = 128;
 
 /// Who is waiting for a fail2ban command.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,8 +193,27 @@ impl Ban {
 pub enum BanList {
     NotFetched,
     Fetching,
-    Ready { bans: Vec<Ban>, fetched_at: Instant },
-    Failed { error: Error, at: Instant },
+    /// The reply arrived; it becomes bans a slice per loop turn (`State::read_ban_lists`).
+    Reading(Box<BanReading>),
+    Ready {
+        bans: Vec<Ban>,
+        fetched_at: Instant,
+    },
+    Failed {
+        error: Error,
+        at: Instant,
+    },
+}
+
+/// A ban-list reply half turned into bans.
+#[derive(Debug, Clone)]
+pub struct BanReading {
+    raw: Vec<u8>,
+    reader: StrListReader,
+    bans: Vec<Ban>,
+    /// The server's UTC offset, which its ban lines are written in.
+    offset: time::UtcOffset,
+    arrived_at: Instant,
 }
 
 #[derive(Debug, Clone)]
@@ -308,10 +334,19 @@ impl State {
     ) -> Vec<(u64, Result<Value, Error>)> {
         let mut for_connections = Vec::new();
         for c in done {
-            for waiter in c.waiters {
+            let mut result = Some(c.result);
+            let last = c.waiters.len().saturating_sub(1);
+            for (i, waiter) in c.waiters.into_iter().enumerate() {
+                // The last waiter takes the result itself: a ban list is not copied for nothing.
+                let result = if i == last {
+                    result.take()
+                } else {
+                    result.clone()
+                };
+                let Some(result) = result else { break };
                 match waiter {
-                    Tag::Conn(id) => for_connections.push((id, c.result.clone())),
-                    tag => self.on_result(tag, c.result.clone(), now),
+                    Tag::Conn(id) => for_connections.push((id, result)),
+                    tag => self.on_result(tag, result, now),
                 }
             }
         }
@@ -444,10 +479,15 @@ impl State {
                 }
             }
             Tag::Bans { jail } => {
-                let with_time = self.with_time;
-                let bans = result.and_then(|v| parse_bans(v, with_time));
-                match bans {
-                    Err(Error::Server(e)) if with_time && e.class != "UnknownJailException" => {
+                let list = match result {
+                    Ok(Value::Bytes(raw)) if self.with_time => read_ban_list(raw, now),
+                    Ok(v) => parse_status_bans(&v),
+                    Err(e) => Err(e),
+                };
+                match list {
+                    Err(Error::Server(e))
+                        if self.with_time && e.class != "UnknownJailException" =>
+                    {
                         log::info!(
                             "`get {jail} banip --with-time` refused ({e}); using `status {jail}`"
                         );
@@ -457,10 +497,11 @@ impl State {
                     other => {
                         if let Some(j) = self.jails.iter_mut().find(|j| j.name == jail) {
                             j.bans = match other {
-                                Ok(bans) => BanList::Ready {
+                                Ok(BanList::Ready { bans, .. }) => BanList::Ready {
                                     bans,
                                     fetched_at: now,
                                 },
+                                Ok(list) => list,
                                 Err(error) => BanList::Failed { error, at: now },
                             };
                         }
@@ -488,6 +529,26 @@ impl State {
         }
     }
 
+    /// Go on turning arrived ban lists into bans, for at most `BAN_READ_SLICE`.
+    pub fn read_ban_lists(&mut self) {
+        let until = Instant::now() + BAN_READ_SLICE;
+        for j in &mut self.jails {
+            if let BanList::Reading(r) = &mut j.bans {
+                match r.step(until) {
+                    Some(done) => j.bans = done,
+                    None => return,
+                }
+            }
+        }
+    }
+
+    /// A ban list is half read: the loop must not sleep.
+    pub fn reading_ban_lists(&self) -> bool {
+        self.jails
+            .iter()
+            .any(|j| matches!(j.bans, BanList::Reading(_)))
+    }
+
     /// Refresh one jail's counts now (after a write).
     pub fn refresh_jail(&mut self, jail: &str) {
         if let Some(j) = self.jails.iter_mut().find(|j| j.name == jail) {
@@ -507,7 +568,7 @@ impl State {
             BanList::Ready { fetched_at, .. } => {
                 now.saturating_duration_since(*fetched_at) >= interval
             }
-            BanList::Fetching => false,
+            BanList::Fetching | BanList::Reading(_) => false,
             BanList::Failed { at, .. } => *at < asked_at,
             BanList::NotFetched => true,
         };
@@ -641,54 +702,120 @@ impl State {
     }
 }
 
-/// Turn a ban-list reply into `Ban`s. With times, the reply arrives as raw pickle bytes and is
-/// read line by line from borrowed strings, so a 50,000-line list never exists as 50,000 heap
-/// strings; without (old servers), it is a full `status JAIL`.
-fn parse_bans(v: Value, with_time: bool) -> Result<Vec<Ban>, Error> {
-    match v {
-        Value::Bytes(raw) if with_time => parse_ban_lines(&raw),
-        v => {
-            let status = JailStatus::from_value(&v).map_err(Error::Shape)?;
-            Ok(status
-                .banned
-                .unwrap_or_default()
-                .iter()
-                .map(|ip| Ban::new(ip, None, None))
-                .collect())
-        }
+/// Bytes a ban line takes in the pickle (~62 of text, 3 of opcodes): sizes the `Vec<Ban>` once.
+const BYTES_PER_BAN_LINE: usize = 64;
+
+/// The UTC offset fail2ban writes its ban lines in (the same machine's, or UTC if unknown).
+fn local_offset() -> time::UtcOffset {
+    time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC)
+}
+
+/// Start reading a `banip --with-time` reply: a list to read over loop turns, or, for error
+/// replies and shapes `StrListReader` does not take, the outcome at once.
+fn read_ban_list(raw: Vec<u8>, now: Instant) -> Result<BanList, Error> {
+    match StrListReader::new(&raw) {
+        Ok(reader) => Ok(BanList::Reading(Box::new(BanReading {
+            bans: Vec::with_capacity(raw.len() / BYTES_PER_BAN_LINE),
+            raw,
+            reader,
+            offset: local_offset(),
+            arrived_at: now,
+        }))),
+        Err(NotFast) => parse_whole_ban_list(&raw),
     }
 }
 
-fn parse_ban_lines(raw: &[u8]) -> Result<Vec<Ban>, Error> {
-    use crate::fail2ban::pickle::{decode_str_list, StrListReply};
+/// Ban lists of servers without `banip --with-time`: the addresses of a full `status JAIL`.
+fn parse_status_bans(v: &Value) -> Result<BanList, Error> {
+    let status = JailStatus::from_value(v).map_err(Error::Shape)?;
+    let bans = status.banned.unwrap_or_default();
+    Ok(ready(
+        bans.iter().map(|ip| Ban::new(ip, None, None)).collect(),
+    ))
+}
+
+/// A `banip --with-time` reply `StrListReader` does not take (an error reply, another shape),
+/// decoded whole.
+fn parse_whole_ban_list(raw: &[u8]) -> Result<BanList, Error> {
     let shape = |got: String| {
         Error::Shape(replies::ShapeError {
             expected: "a list of ban lines",
             got,
         })
     };
-    let offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
-    match decode_str_list(raw) {
-        Ok(Some((StrListReply::Strings(lines), _))) => {
-            let mut bans = Vec::with_capacity(lines.len());
-            for line in lines {
-                let e = replies::parse_ban_line(line, offset).map_err(Error::Shape)?;
-                bans.push(Ban::new(&e.ip, Some(e.banned_at), Some(e.ban_seconds)));
+    let value = match crate::fail2ban::pickle::decode(raw) {
+        Ok(Some((value, _))) => value,
+        Ok(None) => return Err(shape("an incomplete pickle".into())),
+        Err(e) => return Err(shape(e.to_string())),
+    };
+    let list = replies::envelope(value).map_err(|e| match e {
+        replies::ReplyError::Server(e) => Error::Server(e),
+        replies::ReplyError::Shape(e) => Error::Shape(e),
+    })?;
+    let bans = replies::ban_entries(&list, local_offset()).map_err(Error::Shape)?;
+    Ok(ready(
+        bans.iter()
+            .map(|e| Ban::new(&e.ip, Some(e.banned_at), Some(e.ban_seconds)))
+            .collect(),
+    ))
+}
+
+/// Its `fetched_at` is set by the caller.
+fn ready(bans: Vec<Ban>) -> BanList {
+    BanList::Ready {
+        bans,
+        fetched_at: Instant::now(),
+    }
+}
+
+impl BanReading {
+    /// Read lines until `until`. `None` while lines remain, else the finished list.
+    fn step(&mut self, until: Instant) -> Option<BanList> {
+        loop {
+            for _ in 0..LINES_PER_CLOCK_READ {
+                let line = match self.reader.next(&self.raw) {
+                    Ok(Some(line)) => line,
+                    Ok(None) => {
+                        let mut bans = std::mem::take(&mut self.bans);
+                        bans.shrink_to_fit();
+                        return Some(BanList::Ready {
+                            bans,
+                            fetched_at: self.arrived_at,
+                        });
+                    }
+                    // A shape only the full decoder reads (shared strings, say): exact, in one go.
+                    Err(NotFast) => {
+                        self.bans = Vec::new();
+                        return Some(match parse_whole_ban_list(&self.raw) {
+                            Ok(BanList::Ready { bans, .. }) => BanList::Ready {
+                                bans,
+                                fetched_at: self.arrived_at,
+                            },
+                            Ok(list) => list,
+                            Err(error) => BanList::Failed {
+                                error,
+                                at: self.arrived_at,
+                            },
+                        });
+                    }
+                };
+                match replies::parse_ban_line(line, self.offset) {
+                    Ok(e) => {
+                        self.bans
+                            .push(Ban::new(&e.ip, Some(e.banned_at), Some(e.ban_seconds)))
+                    }
+                    Err(e) => {
+                        return Some(BanList::Failed {
+                            error: Error::Shape(e),
+                            at: self.arrived_at,
+                        })
+                    }
+                }
             }
-            Ok(bans)
+            if Instant::now() >= until {
+                return None;
+            }
         }
-        // Error replies, and lists the fast path does not take (Python 2 byte strings).
-        Ok(Some((StrListReply::Value(v), _))) => match replies::envelope(v) {
-            Err(replies::ReplyError::Server(e)) => Err(Error::Server(e)),
-            Err(replies::ReplyError::Shape(e)) => Err(Error::Shape(e)),
-            Ok(list) => Ok(replies::ban_entries(&list, offset)
-                .map_err(Error::Shape)?
-                .iter()
-                .map(|e| Ban::new(&e.ip, Some(e.banned_at), Some(e.ban_seconds)))
-                .collect()),
-        },
-        Ok(None) => Err(shape("an incomplete pickle".into())),
-        Err(e) => Err(shape(e.to_string())),
     }
 }
 
@@ -727,6 +854,81 @@ mod tests {
         }
     }
 
+    /// Read a `banip --with-time` reply as the loop does, one smallest slice per turn: the bans
+    /// (or the error) and how many turns it took.
+    fn read_all(raw: &[u8]) -> (Result<Vec<Ban>, Error>, usize) {
+        let now = Instant::now();
+        let mut list = read_ban_list(raw.to_vec(), now);
+        let mut turns = 1;
+        while let Ok(BanList::Reading(r)) = &mut list {
+            // `until` already past: each turn reads `LINES_PER_CLOCK_READ` lines, no more.
+            if let Some(done) = r.step(now) {
+                list = Ok(done);
+            }
+            turns += 1;
+        }
+        match list {
+            Ok(BanList::Ready { bans, .. }) => (Ok(bans), turns),
+            Ok(BanList::Failed { error, .. }) | Err(error) => (Err(error), turns),
+            Ok(other) => panic!("not read: {other:?}"),
+        }
+    }
+
+    /// `(0, [lines])` as CPython writes it at protocol 5 (batches of 1,000 per `APPENDS`),
+    /// with `share` making every other line a memo reference to the one before (same object).
+    fn pickled_lines(lines: &[String], share: bool) -> Vec<u8> {
+        let mut p = vec![0x80, 5, b'K', 0, b']', 0x94];
+        let mut memo = 1u32;
+        for batch in lines.chunks(1000) {
+            p.push(b'(');
+            for (i, line) in batch.iter().enumerate() {
+                if share && i % 2 == 1 {
+                    p.push(b'j'); // LONG_BINGET of the previous line
+                    p.extend_from_slice(&(memo - 1).to_le_bytes());
+                    continue;
+                }
+                p.push(0x8c);
+                p.push(line.len() as u8);
+                p.extend_from_slice(line.as_bytes());
+                p.push(0x94);
+                memo += 1;
+            }
+            p.push(b'e');
+        }
+        p.extend_from_slice(&[0x86, 0x94, b'.']);
+        p
+    }
+
+    #[test]
+    fn a_big_ban_list_is_read_over_many_turns_and_every_line_arrives() {
+        let lines: Vec<String> = (0..2500u32)
+            .map(|i| {
+                format!(
+                    "2001:db8::{i:x} \t2026-11-22 11:53:52 + {} = 2026-11-22 12:03:52",
+                    600 + i
+                )
+            })
+            .collect();
+        let (bans, turns) = read_all(&pickled_lines(&lines, false));
+        let bans = bans.unwrap();
+        assert_eq!(bans.len(), 2500);
+        assert!(
+            turns > 2500 / LINES_PER_CLOCK_READ,
+            "read in {turns} turns: one slice must not take the whole list"
+        );
+        for (i, b) in bans.iter().enumerate() {
+            assert_eq!(b.host.to_string(), format!("2001:db8::{i:x}"));
+            assert_eq!(b.ban_seconds(), Some(600 + i as i64));
+        }
+        // A shape only the full decoder reads (the same string object twice) gives the same list.
+        let (shared, _) = read_all(&pickled_lines(&lines, true));
+        let shared = shared.unwrap();
+        assert_eq!(shared.len(), 2500);
+        for (i, b) in shared.iter().enumerate() {
+            assert_eq!(b.host, bans[i - i % 2].host);
+        }
+    }
+
     #[test]
     fn ban_lists_read_from_raw_replies_of_python_3_and_2() {
         let strip = |b: &'static [u8]| {
@@ -744,7 +946,7 @@ mod tests {
                 "../tests/data/0.11.2-py2.7/get_banip_with_time.bin"
             )),
         ] {
-            let bans = parse_ban_lines(raw).unwrap();
+            let bans = read_all(raw).0.unwrap();
             assert_eq!(bans.len(), 1);
             assert_eq!(bans[0].host.to_string(), "203.0.113.5");
             assert_eq!(bans[0].ban_seconds(), Some(600));
@@ -756,9 +958,10 @@ mod tests {
                 Some(600)
             );
         }
-        let err = parse_ban_lines(strip(include_bytes!(
+        let err = read_all(strip(include_bytes!(
             "../tests/data/1.0.2-py3.11/get_nonexistent_jail_banip.bin"
-        )));
+        )))
+        .0;
         assert!(
             matches!(err, Err(Error::Server(ref e)) if e.class == "UnknownJailException"),
             "{err:?}"

@@ -7,7 +7,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use banwatch::fail2ban::pickle::{decode, encode_command, TERMINATOR};
+use banwatch::fail2ban::pickle::{
+    decode, encode_command, scan, NotFast, StrListReader, Value, TERMINATOR,
+};
 use serde_json::Value as Json;
 
 const ORACLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/pickle_oracle.py");
@@ -251,7 +253,7 @@ fn random_bytes_and_mutated_replies_never_panic() {
             })
             .collect();
         let _ = decode(&bytes);
-        let _ = banwatch::fail2ban::pickle::decode_str_list(&bytes);
+        let _ = read_strings(&bytes);
         let _ = banwatch::fail2ban::pickle::scan(&bytes);
     }
     for path in golden_files() {
@@ -268,31 +270,84 @@ fn random_bytes_and_mutated_replies_never_panic() {
     }
 }
 
+/// Every string `StrListReader` hands out, or `NotFast`.
+fn read_strings(pickle: &[u8]) -> Result<Vec<String>, NotFast> {
+    let mut reader = StrListReader::new(pickle)?;
+    let mut out = Vec::new();
+    while let Some(s) = reader.next(pickle)? {
+        out.push(s.to_string());
+    }
+    Ok(out)
+}
+
 #[test]
-fn the_string_list_fast_path_agrees_with_the_full_decode_on_every_reply() {
-    use banwatch::fail2ban::pickle::{decode_str_list, scan, StrListReply, Value};
+fn the_ban_list_reader_agrees_with_the_full_decode_on_every_captured_reply() {
     let mut fast = 0;
     for path in golden_files() {
         let bytes = std::fs::read(&path).unwrap();
         let pickle = reply_pickle(&bytes);
         let (full, used) = decode(pickle).unwrap().unwrap();
         assert_eq!(scan(pickle).unwrap(), Some(used), "{}", path.display());
-        let (quick, quick_used) = decode_str_list(pickle).unwrap().unwrap();
-        assert_eq!(quick_used, used);
-        match quick {
-            StrListReply::Strings(lines) => {
-                let want = Value::Tuple(vec![
-                    Value::Int(0),
-                    Value::List(lines.iter().map(|s| Value::Str(s.to_string())).collect()),
-                ]);
-                assert_eq!(full, want, "{}", path.display());
-                fast += 1;
-            }
-            StrListReply::Value(v) => assert_eq!(v, full, "{}", path.display()),
+        if let Ok(lines) = read_strings(&pickle[..used]) {
+            let want = Value::Tuple(vec![
+                Value::Int(0),
+                Value::List(lines.into_iter().map(Value::Str).collect()),
+            ]);
+            assert_eq!(full, want, "{}", path.display());
+            fast += 1;
         }
     }
     assert!(
         fast >= 10,
-        "the fast path should take the string-list replies, took {fast}"
+        "the reader should take the string-list replies, took {fast}"
     );
+}
+
+#[test]
+fn the_ban_list_reader_reads_cpythons_string_lists_at_protocols_2_to_5() {
+    let out = python(&["strlists", "20261123", "60"], None);
+    let mut read = [0usize; 6];
+    let mut shared = 0;
+    for line in out.lines() {
+        let doc: Json = serde_json::from_str(line).unwrap();
+        let hex = doc["hex"].as_str().unwrap();
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let proto = doc["protocol"].as_u64().unwrap() as usize;
+        let want: Vec<String> = doc["json"][1]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect();
+        // What the reader does not take, `decode` must (the caller's fallback).
+        let (full, _) = decode(&bytes).unwrap().unwrap();
+        assert!(
+            same(&full.to_json(), &doc["json"]),
+            "protocol {proto} {hex}"
+        );
+        let is_shared = doc["shared"] == true;
+        match read_strings(&bytes) {
+            Ok(lines) => {
+                assert!(proto >= 2 && !is_shared, "protocol {proto} read: {hex}");
+                assert_eq!(lines, want, "protocol {proto}");
+                read[proto] += 1;
+            }
+            // Protocols 0-1 have no fast shape; a memo reference goes to the full decode.
+            Err(NotFast) => {
+                assert!(proto < 2 || is_shared, "protocol {proto} not read: {hex}");
+                shared += usize::from(is_shared && proto == 5);
+            }
+        }
+        // Any cut of the reply is refused, never misread.
+        let cut = bytes.len() * 2 / 3;
+        assert!(
+            read_strings(&bytes[..cut]).is_err(),
+            "protocol {proto}: a reply cut at {cut} was read"
+        );
+    }
+    assert!(shared > 0, "no list with a shared string was generated");
+    assert_eq!(read[2..], [60 - shared; 4], "lists read per protocol 2-5");
 }

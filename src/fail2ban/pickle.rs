@@ -12,6 +12,10 @@
 //! `MEMOIZE` copies nothing. The tree is built once at `STOP`. Post-processing turns
 //! `builtins.str(x)` into `x` and names Python 2 modules (`__builtin__`, `exceptions`) `builtins`.
 //!
+//! Ban lists, the one large reply, have their own reader: `StrListReader` walks a
+//! `(0, [str, ...])` pickle a string at a time without building a tree, and hands anything else
+//! back to `decode`.
+//!
 //! Limits: `MAX_DEPTH` nesting, `MAX_MEMO` memo entries, and the built tree may not exceed
 //! `MAX_EXPANSION` times the input size in nodes (shared references cannot blow up). A length
 //! read from the wire is checked against the bytes present before anything is allocated: when
@@ -358,28 +362,123 @@ pub fn scan(buf: &[u8]) -> Result<Option<usize>, Error> {
     }
 }
 
-/// A reply read by `decode_str_list`.
-#[derive(Debug, PartialEq)]
-pub enum StrListReply<'a> {
-    /// The reply was `(0, [str, ...])`: the strings, borrowed from the input.
-    Strings(Vec<&'a str>),
-    /// Anything else (an error reply, another shape), decoded as usual.
-    Value(Value),
+/// Reads a `(0, [str, ...])` reply, such as `get JAIL banip --with-time`, one string at a time,
+/// each borrowed from the input: a 50,000-line ban list costs no tree and no heap string per
+/// line, and the reader can stop after any string and go on later, so the event loop spreads a
+/// big list over several turns. It takes the opcodes CPython writes for that shape at protocols
+/// 2-5 (and Python 2 byte strings that are UTF-8, which `decode` reads the same); on anything
+/// else it answers `NotFast`, and the caller decodes the reply with `decode`, exact for every
+/// shape. Strings come out as they are read: after `NotFast`, forget the ones already taken.
+#[derive(Debug, Clone)]
+pub struct StrListReader {
+    pos: usize,
+    /// Inside `MARK ... APPENDS`, with this many strings since the mark.
+    batch: Option<usize>,
+    /// A string outside a batch, waiting for its `APPEND`.
+    loose: bool,
+    /// The memo's length, as `decode` would have it (`MAX_MEMO` applies alike).
+    memo: usize,
 }
 
-/// Decode a reply expected to be `(0, [str, ...])`, such as `get JAIL banip --with-time`,
-/// without building a value per string: a 50,000-line ban list then costs its input buffer plus
-/// two pointers a line instead of a heap string and a `Value` each.
-pub fn decode_str_list(buf: &[u8]) -> Result<Option<(StrListReply<'_>, usize)>, Error> {
-    let mut m = Machine::new(buf);
-    let Some(root) = m.run()? else {
-        return Ok(None);
-    };
-    if let Some(strings) = m.ok_str_list(root) {
-        return Ok(Some((StrListReply::Strings(strings), m.pos)));
+/// The reply is not in the shape `StrListReader` reads: decode it with `decode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotFast;
+
+impl StrListReader {
+    /// Check the reply starts as `(0, [` at protocol 2-5. `buf` is the whole pickle, through `STOP`.
+    pub fn new(buf: &[u8]) -> Result<Self, NotFast> {
+        let mut r = StrListReader {
+            pos: 0,
+            batch: None,
+            loose: false,
+            memo: 0,
+        };
+        if r.op(buf)? != PROTO || !(2..=5).contains(&r.bytes::<1>(buf)?[0]) {
+            return Err(NotFast);
+        }
+        if r.op(buf)? != BININT1 || r.bytes::<1>(buf)? != [0] || r.op(buf)? != EMPTY_LIST {
+            return Err(NotFast);
+        }
+        Ok(r)
     }
-    let value = m.build(root)?;
-    Ok(Some((StrListReply::Value(value), m.pos)))
+
+    /// The next string of the list; `Ok(None)` once the reply's `STOP` ends `buf` exactly.
+    pub fn next<'a>(&mut self, buf: &'a [u8]) -> Result<Option<&'a str>, NotFast> {
+        loop {
+            let op = self.op(buf)?;
+            match op {
+                // A mark on top of the stack cannot be memoized: `decode` says why.
+                MEMOIZE | BINPUT | LONG_BINPUT if self.batch != Some(0) => {
+                    self.memo_put(op, buf)?
+                }
+                SHORT_BINUNICODE | BINUNICODE | BINUNICODE8 | SHORT_BINSTRING | BINSTRING => {
+                    let len = match op {
+                        SHORT_BINUNICODE | SHORT_BINSTRING => u64::from(self.bytes::<1>(buf)?[0]),
+                        BINUNICODE | BINSTRING => u64::from(u32::from_le_bytes(self.bytes(buf)?)),
+                        _ => u64::from_le_bytes(self.bytes(buf)?),
+                    };
+                    let len = usize::try_from(len).map_err(|_| NotFast)?;
+                    let end = self.pos.checked_add(len).ok_or(NotFast)?;
+                    let text = buf.get(self.pos..end).ok_or(NotFast)?;
+                    let text = std::str::from_utf8(text).map_err(|_| NotFast)?;
+                    self.pos = end;
+                    match &mut self.batch {
+                        Some(n) => *n += 1,
+                        None if self.loose => return Err(NotFast),
+                        None => self.loose = true,
+                    }
+                    return Ok(Some(text));
+                }
+                APPEND if self.loose && self.batch.is_none() => self.loose = false,
+                MARK if !self.loose && self.batch.is_none() => self.batch = Some(0),
+                APPENDS if self.batch.is_some() => self.batch = None,
+                TUPLE2 if !self.loose && self.batch.is_none() => {
+                    // Only memo puts may follow, then `STOP` as the last byte.
+                    loop {
+                        match self.op(buf)? {
+                            op @ (MEMOIZE | BINPUT | LONG_BINPUT) => self.memo_put(op, buf)?,
+                            STOP if self.pos == buf.len() => return Ok(None),
+                            _ => return Err(NotFast),
+                        }
+                    }
+                }
+                _ => return Err(NotFast),
+            }
+        }
+    }
+
+    fn memo_put(&mut self, op: u8, buf: &[u8]) -> Result<(), NotFast> {
+        let index = match op {
+            MEMOIZE => self.memo,
+            BINPUT => usize::from(self.bytes::<1>(buf)?[0]),
+            _ => u32::from_le_bytes(self.bytes(buf)?) as usize,
+        };
+        if index >= MAX_MEMO {
+            return Err(NotFast);
+        }
+        self.memo = self.memo.max(index + 1);
+        Ok(())
+    }
+
+    /// The next opcode, skipping `FRAME`s (a length hint only, as in `decode`).
+    fn op(&mut self, buf: &[u8]) -> Result<u8, NotFast> {
+        loop {
+            let op = self.bytes::<1>(buf)?[0];
+            if op != FRAME {
+                return Ok(op);
+            }
+            self.bytes::<8>(buf)?;
+        }
+    }
+
+    fn bytes<const N: usize>(&mut self, buf: &[u8]) -> Result<[u8; N], NotFast> {
+        let b = buf
+            .get(self.pos..self.pos + N)
+            .and_then(|b| <[u8; N]>::try_from(b).ok())
+            .ok_or(NotFast)?;
+        self.pos += N;
+        Ok(b)
+    }
 }
 
 macro_rules! need {
@@ -419,46 +518,6 @@ impl<'a> Machine<'a> {
             offset: self.pos,
         };
         b.build(root, 0)
-    }
-
-    /// The strings of a `(0, [str, ...])` root, if that is its shape (`builtins.str(x)` counts as
-    /// a str, as in `decode`).
-    fn ok_str_list(&self, root: u32) -> Option<Vec<&'a str>> {
-        let Node::Tuple(span) = self.nodes.get(root as usize)? else {
-            return None;
-        };
-        let [code, list] = self.edges.get(span.range())? else {
-            return None;
-        };
-        let (Node::Int(0), Node::List(index)) = (
-            self.nodes.get(*code as usize)?,
-            self.nodes.get(*list as usize)?,
-        ) else {
-            return None;
-        };
-        let ids = self.lists.get(*index as usize)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for &id in ids {
-            let s = match self.nodes.get(id as usize)? {
-                Node::Str(s) => *s,
-                Node::Call(callable, args) => match (
-                    self.nodes.get(*callable as usize)?,
-                    self.nodes.get(*args as usize)?,
-                ) {
-                    (Node::StrClass, Node::Tuple(a)) => match self.edges.get(a.range())? {
-                        [arg] => match self.nodes.get(*arg as usize)? {
-                            Node::Str(s) => *s,
-                            _ => return None,
-                        },
-                        _ => return None,
-                    },
-                    _ => return None,
-                },
-                _ => return None,
-            };
-            out.push(s);
-        }
-        Some(out)
     }
 
     fn err(&self, kind: ErrorKind) -> Error {

@@ -11,6 +11,9 @@ arrays, dicts as objects (keys as json.dumps writes them; other keys as compact 
 Modes (one JSON document per output line):
   golden FILE...          decode each captured reply stream: {"file", "replies": [json...]}
   random SEED N           N random values, each pickled at protocols 0-5: {"hex", "json", "protocol"}
+  strlists SEED N         N replies shaped like a ban list, (0, [str, ...]), at protocols 0-5, some
+                          with one str object twice (a memo reference): {"hex", "json", "protocol",
+                          "shared"}
   unpickle                read hex pickles from stdin, print json.dumps of the unpickled value
 """
 import io
@@ -133,6 +136,23 @@ def main():
             for proto in range(0, 6):
                 data = pickle.dumps(v, protocol=proto)
                 print(json.dumps({"hex": data.hex(), "protocol": proto, "json": to_json(v)}, ensure_ascii=False))
+    elif mode == "strlists":
+        rng = random.Random(int(sys.argv[2]))
+        alphabet = "09.:a \t+=-é€中\U0001F600"
+        for _ in range(int(sys.argv[3])):
+            # Strings of 2+ characters, so no two are one cached object unless `shared` says so.
+            # Up to 2,500 lines: several APPENDS batches of 1,000 and, at protocol 4+, frames.
+            n = rng.choice([0, 1, 2, 999, 1000, 1001, rng.randint(0, 2500)])
+            lines = ["".join(rng.choice(alphabet) for _ in range(rng.choice([2, 5, 62, 255, 256, 300])))
+                     for _ in range(n)]
+            shared = n > 1 and rng.random() < 0.2
+            if shared:
+                lines[1] = lines[0]  # the same object: pickled once, then referenced
+            reply = (0, lines)
+            for proto in range(0, 6):
+                data = pickle.dumps(reply, protocol=proto)
+                print(json.dumps({"hex": data.hex(), "protocol": proto, "json": to_json(reply),
+                                  "shared": shared}, ensure_ascii=False))
     elif mode == "unpickle":
         for line in sys.stdin:
             print(json.dumps(pickle.loads(bytes.fromhex(line.strip())), ensure_ascii=False))
