@@ -30,6 +30,9 @@ use super::Error;
 pub const MAX_QUEUE: usize = 256;
 /// Bytes read per `read(2)`.
 const READ_CHUNK: usize = 64 * 1024;
+/// Reply bytes read per `step`: a multi-megabyte reply arrives over several loop turns, and the
+/// HTTP connections are served in between.
+const MAX_READ_PER_STEP: usize = 4 * READ_CHUNK;
 /// Reply buffer capacity kept between commands; larger buffers are freed after use.
 const KEEP_REPLY_CAPACITY: usize = 256 * 1024;
 /// Tells the server we are leaving; it sends no reply and closes.
@@ -307,13 +310,15 @@ impl<T> Client<T> {
             }
         }
         let mut chunk = [0u8; READ_CHUNK];
-        loop {
+        let mut budget = MAX_READ_PER_STEP;
+        while budget > 0 {
             match rustix::io::read(fd, &mut chunk) {
                 Ok(0) => {
                     let retry_safe = f.command.read_only && self.reply.is_empty();
                     return Step::Failed(self.io_error("waiting for a reply", None), retry_safe);
                 }
                 Ok(n) => {
+                    budget = budget.saturating_sub(n);
                     self.reply.extend_from_slice(&chunk[..n]);
                     if self.reply.len() > self.max_reply.saturating_add(TERMINATOR.len()) {
                         return Step::Failed(
