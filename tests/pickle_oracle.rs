@@ -270,6 +270,33 @@ fn random_bytes_and_mutated_replies_never_panic() {
     }
 }
 
+#[test]
+fn framing_a_reply_as_it_arrives_ends_where_framing_it_whole_does() {
+    use banwatch::fail2ban::pickle::scan_from;
+    for path in golden_files() {
+        let bytes = std::fs::read(&path).unwrap();
+        let pickle = reply_pickle(&bytes);
+        let whole = scan(pickle).unwrap();
+        for chunk in [1, 7, 64] {
+            let (mut resume, mut end) = (0, None);
+            for len in (chunk..pickle.len() + chunk).step_by(chunk) {
+                let len = len.min(pickle.len());
+                end = scan_from(&pickle[..len], &mut resume).unwrap();
+                assert!(resume <= len, "{}", path.display());
+                // Incomplete until the bytes through `STOP` are there, then the same end.
+                let want = whole.filter(|&w| w <= len);
+                assert_eq!(
+                    end,
+                    want,
+                    "{} at {len} in chunks of {chunk}",
+                    path.display()
+                );
+            }
+            assert_eq!(end, whole, "{} in chunks of {chunk}", path.display());
+        }
+    }
+}
+
 /// Every string `StrListReader` hands out, or `NotFast`.
 fn read_strings(pickle: &[u8]) -> Result<Vec<String>, NotFast> {
     let mut reader = StrListReader::new(pickle)?;

@@ -65,6 +65,8 @@ struct InFlight<T> {
     written: usize,
     /// Sent on a connection that had carried earlier commands (it may have died meanwhile).
     reused: bool,
+    /// Bytes of a raw reply framed so far (`pickle::scan_from`).
+    scanned: usize,
 }
 
 pub struct Client<T> {
@@ -291,6 +293,7 @@ impl<T> Client<T> {
             deadline: now + self.timeout,
             written: 0,
             reused: self.stream_used,
+            scanned: 0,
         });
         self.stream_used = true;
         true
@@ -337,23 +340,31 @@ impl<T> Client<T> {
                 }
             }
         }
+        let garbage = |detail: String| {
+            Step::Failed(
+                Error::Garbage {
+                    path: self.path.clone(),
+                    detail,
+                },
+                false,
+            )
+        };
+        // Raw replies (ban lists) are only framed here, as they arrive (a few MB must not be
+        // walked in one turn); their reader decodes them.
+        let framed = f
+            .command
+            .raw
+            .then(|| pickle::scan_from(&self.reply, &mut f.scanned));
+        if let Some(Err(e)) = &framed {
+            return garbage(e.to_string());
+        }
         // The terminator may also occur inside a pickled string: only the pickle's own framing
-        // tells. Raw replies (ban lists) are only framed here; their reader decodes them.
+        // tells.
         if self.reply.ends_with(TERMINATOR) {
-            let read = if f.command.raw {
-                pickle::scan(&self.reply).map(|end| end.map(|used| (None, used)))
-            } else {
-                pickle::decode(&self.reply)
-                    .map(|done| done.map(|(value, used)| (Some(value), used)))
-            };
-            let garbage = |detail: String| {
-                Step::Failed(
-                    Error::Garbage {
-                        path: self.path.clone(),
-                        detail,
-                    },
-                    false,
-                )
+            let read = match framed {
+                Some(end) => end.map(|end| end.map(|used| (None, used))),
+                None => pickle::decode(&self.reply)
+                    .map(|done| done.map(|(value, used)| (Some(value), used))),
             };
             match read {
                 Ok(Some((value, used))) if used + TERMINATOR.len() == self.reply.len() => {

@@ -297,7 +297,14 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Value, usize)>, Error> {
 /// framing only: no stack, no memo, no allocation. `Ok(None)`: incomplete. It does not check
 /// that the opcodes make sense together; `decode` does that.
 pub fn scan(buf: &[u8]) -> Result<Option<usize>, Error> {
-    let mut pos = 0usize;
+    scan_from(buf, &mut 0)
+}
+
+/// `scan` of a buffer that grows: `resume` is where the last call on the same (longer now)
+/// buffer stopped, an opcode boundary, and is moved to where this one stops. Framing a reply as
+/// it arrives costs each byte once, however many reads it takes.
+pub fn scan_from(buf: &[u8], resume: &mut usize) -> Result<Option<usize>, Error> {
+    let mut pos = *resume;
     let le = |at: usize, n: usize| -> Option<u64> {
         let b = buf.get(at..at.checked_add(n)?)?;
         Some(
@@ -308,6 +315,7 @@ pub fn scan(buf: &[u8]) -> Result<Option<usize>, Error> {
     };
     loop {
         let at = pos;
+        *resume = at;
         let Some(&op) = buf.get(pos) else {
             return Ok(None);
         };
