@@ -1,7 +1,8 @@
 //! Scale: 100,000 bans across two jails of a real fail2ban (50,000 each, banned 10,000 per
-//! command), both ban lists fetched through the API. Peak RSS must stay at or below 16 MB, with
-//! the allocator setting the shipped service files use (README "Limits and guarantees"); page 1
-//! and the last page must be right. Timings are printed, not asserted (build/bench measures them).
+//! command), both ban lists fetched through the API. Peak RSS must stay at or below 16 MB with
+//! glibc's default settings (the shipped service files also set `MALLOC_MMAP_THRESHOLD_`, which
+//! only lowers the steady RSS afterwards: README "Limits and guarantees"); page 1 and the last
+//! page must be right. Timings are printed, not asserted (build/bench measures them).
 //! The ceiling is about the shipped binary, so this runs the release build (build/test makes it).
 
 mod common;
@@ -52,7 +53,7 @@ fn a_hundred_thousand_bans_fit_in_16_mb() {
         &release,
         f2b.socket(),
         &["--interval", "5", "--timeout", "60"],
-        &[("MALLOC_MMAP_THRESHOLD_", "131072")],
+        &[],
     );
     bw.wait_for("/health", Duration::from_secs(10), |c, _| c == 200);
     for jail in ["sshd", "nginx"] {
