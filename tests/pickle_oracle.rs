@@ -118,18 +118,25 @@ fn every_captured_reply_decodes_exactly_as_cpython() {
     assert_eq!(checked, files.len());
 }
 
+/// One line of the oracle's `random` or `strlists` output: the document, its pickle, its protocol.
+fn oracle_pickle(line: &str) -> (Json, Vec<u8>, usize) {
+    let doc: Json = serde_json::from_str(line).unwrap();
+    let hex = doc["hex"].as_str().unwrap();
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    let proto = doc["protocol"].as_u64().unwrap() as usize;
+    (doc, bytes, proto)
+}
+
 #[test]
 fn random_values_at_protocols_0_to_5_decode_as_cpython_pickled_them() {
     let out = python(&["random", "20261122", "300"], None);
     let mut per_protocol = [0usize; 6];
     for line in out.lines() {
-        let doc: Json = serde_json::from_str(line).unwrap();
+        let (doc, bytes, proto) = oracle_pickle(line);
         let hex = doc["hex"].as_str().unwrap();
-        let bytes: Vec<u8> = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-            .collect();
-        let proto = doc["protocol"].as_u64().unwrap() as usize;
         let (value, used) = decode(&bytes)
             .unwrap_or_else(|e| panic!("protocol {proto} {hex}: {e}"))
             .unwrap_or_else(|| panic!("protocol {proto} {hex}: incomplete"));
@@ -336,13 +343,8 @@ fn the_ban_list_reader_reads_cpythons_string_lists_at_protocols_2_to_5() {
     let mut read = [0usize; 6];
     let mut shared = 0;
     for line in out.lines() {
-        let doc: Json = serde_json::from_str(line).unwrap();
+        let (doc, bytes, proto) = oracle_pickle(line);
         let hex = doc["hex"].as_str().unwrap();
-        let bytes: Vec<u8> = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-            .collect();
-        let proto = doc["protocol"].as_u64().unwrap() as usize;
         let want: Vec<String> = doc["json"][1]
             .as_array()
             .unwrap()
