@@ -163,6 +163,12 @@ impl std::fmt::Display for Host {
     }
 }
 
+impl From<&replies::BanEntry<'_>> for Ban {
+    fn from(e: &replies::BanEntry<'_>) -> Ban {
+        Ban::new(e.ip, Some(e.banned_at), Some(e.ban_seconds))
+    }
+}
+
 impl Ban {
     fn new(ip: &str, banned_at: Option<i64>, ban_seconds: Option<i64>) -> Ban {
         Ban {
@@ -746,15 +752,9 @@ fn parse_whole_ban_list(raw: &[u8]) -> Result<Vec<Ban>, Error> {
         Ok(None) => return Err(shape("an incomplete pickle".into())),
         Err(e) => return Err(shape(e.to_string())),
     };
-    let list = replies::envelope(value).map_err(|e| match e {
-        replies::ReplyError::Server(e) => Error::Server(e),
-        replies::ReplyError::Shape(e) => Error::Shape(e),
-    })?;
+    let list = replies::envelope(value)?;
     let bans = replies::ban_entries(&list, local_offset()).map_err(Error::Shape)?;
-    Ok(bans
-        .iter()
-        .map(|e| Ban::new(&e.ip, Some(e.banned_at), Some(e.ban_seconds)))
-        .collect())
+    Ok(bans.iter().map(Ban::from).collect())
 }
 
 impl BanReading {
@@ -788,10 +788,7 @@ impl BanReading {
                     }
                 };
                 match replies::parse_ban_line(line, self.offset) {
-                    Ok(e) => {
-                        self.bans
-                            .push(Ban::new(&e.ip, Some(e.banned_at), Some(e.ban_seconds)))
-                    }
+                    Ok(e) => self.bans.push(Ban::from(&e)),
                     Err(e) => {
                         return Some(BanList::Failed {
                             error: Error::Shape(e),

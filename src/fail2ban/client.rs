@@ -23,7 +23,7 @@ use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
 use super::pickle::{self, Value, TERMINATOR};
-use super::replies::{self, ReplyError};
+use super::replies;
 use super::Error;
 
 /// Commands waiting behind the one in flight; past this `submit` answers `Error::Busy`.
@@ -380,10 +380,7 @@ impl<T> Client<T> {
                                 // Do not keep megabytes for the next 200-byte `status` reply.
                                 self.reply = Vec::new();
                             }
-                            replies::envelope(value).map_err(|e| match e {
-                                ReplyError::Server(s) => Error::Server(s),
-                                ReplyError::Shape(s) => Error::Shape(s),
-                            })
+                            replies::envelope(value).map_err(Error::from)
                         }
                     });
                 }

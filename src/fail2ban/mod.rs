@@ -107,3 +107,12 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+impl From<replies::ReplyError> for Error {
+    fn from(e: replies::ReplyError) -> Self {
+        match e {
+            replies::ReplyError::Server(s) => Error::Server(s),
+            replies::ReplyError::Shape(s) => Error::Shape(s),
+        }
+    }
+}

@@ -307,10 +307,10 @@ pub fn banned_ips(v: &Value) -> Result<Vec<Vec<String>>, ShapeError> {
         .collect()
 }
 
-/// One line of `get JAIL banip --with-time`.
+/// One line of `get JAIL banip --with-time`, its address borrowed from the line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BanEntry {
-    pub ip: String,
+pub struct BanEntry<'a> {
+    pub ip: &'a str,
     /// unix seconds
     pub banned_at: i64,
     /// seconds, -1 = permanent
@@ -321,7 +321,7 @@ pub struct BanEntry {
 
 /// Parse `'203.0.113.5 \t2026-11-22 11:59:46 + 600 = 2026-11-22 12:09:46'`, times in the server's
 /// local time (`local`).
-pub fn parse_ban_line(line: &str, local: UtcOffset) -> Result<BanEntry, ShapeError> {
+pub fn parse_ban_line(line: &str, local: UtcOffset) -> Result<BanEntry<'_>, ShapeError> {
     const WHAT: &str = "a ban line 'IP \\tYYYY-MM-DD HH:MM:SS + SECS = YYYY-MM-DD HH:MM:SS'";
     let bad = || ShapeError {
         expected: WHAT,
@@ -339,7 +339,7 @@ pub fn parse_ban_line(line: &str, local: UtcOffset) -> Result<BanEntry, ShapeErr
         Some(banned_at.saturating_add(ban_seconds))
     };
     Ok(BanEntry {
-        ip: ip.trim().to_string(),
+        ip: ip.trim(),
         banned_at,
         ban_seconds: ban_seconds.max(-1),
         expires_at,
@@ -347,7 +347,7 @@ pub fn parse_ban_line(line: &str, local: UtcOffset) -> Result<BanEntry, ShapeErr
 }
 
 /// All lines of `get JAIL banip --with-time`.
-pub fn ban_entries(v: &Value, local: UtcOffset) -> Result<Vec<BanEntry>, ShapeError> {
+pub fn ban_entries(v: &Value, local: UtcOffset) -> Result<Vec<BanEntry<'_>>, ShapeError> {
     seq(v, "a list of ban lines")?
         .iter()
         .map(|line| {
@@ -432,11 +432,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (
-                e.ip.as_str(),
-                e.ban_seconds,
-                e.expires_at.map(|x| x - e.banned_at)
-            ),
+            (e.ip, e.ban_seconds, e.expires_at.map(|x| x - e.banned_at)),
             ("203.0.113.5", 600, Some(600))
         );
         let p = parse_ban_line(
