@@ -22,7 +22,7 @@ pub const MAX_EVENTS: usize = 50;
 /// A write through banwatch this close before fail2ban goes offline is named as the suspected cause.
 pub const RECOVERY_WINDOW: Duration = Duration::from_secs(60);
 /// Work spent turning an arrived ban list into bans per loop turn; the rest waits for the next
-/// turn, so other requests are answered in between (a 50,000-line list takes ~40 ms in all).
+/// turn, so other requests are answered in between (a 50,000-line list takes ~20 ms in all).
 pub const BAN_READ_SLICE: Duration = Duration::from_millis(1);
 /// Ban lines read between two looks at the clock.
 const LINES_PER_CLOCK_READ: usize = 128;
