@@ -215,12 +215,6 @@ fn serve_config(
         return Err("--protect-reads needs --token-file (the token readers must present)".into());
     }
     let interval = secs("interval", get("interval").as_deref().unwrap_or("5"))?;
-    if interval < Duration::from_millis(100) || interval > Duration::from_secs(86_400) {
-        return Err(format!(
-            "--interval: {} s is outside 0.1 to 86400",
-            interval.as_secs_f64()
-        ));
-    }
     Ok(ServeConfig {
         listen,
         socket: PathBuf::from(get("socket").unwrap_or_else(|| DEFAULT_SOCKET.into())),
@@ -249,12 +243,17 @@ fn serve_config(
     })
 }
 
-/// Seconds as a positive decimal ("3", "0.5"), at most a day.
+/// Shortest `--interval` and `--timeout`: anything shorter would keep a router busy probing.
+const MIN_SECS: f64 = 0.1;
+/// Longest `--interval` and `--timeout`: a day.
+const MAX_SECS: f64 = 86_400.0;
+
+/// Seconds as a decimal ("3", "0.5") from `MIN_SECS` to `MAX_SECS`.
 fn secs(name: &str, text: &str) -> Result<Duration, String> {
     match text.trim().parse::<f64>() {
-        Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+        Ok(s) if (MIN_SECS..=MAX_SECS).contains(&s) => Ok(Duration::from_secs_f64(s)),
         _ => Err(format!(
-            "--{name}: '{text}' is not a number of seconds between 0 and 86400"
+            "--{name}: '{text}' is not a number of seconds from {MIN_SECS} to {MAX_SECS}"
         )),
     }
 }
@@ -309,6 +308,10 @@ mod tests {
             (&["--bogus"][..], "'--bogus'"),
             (&["frobnicate"][..], "'frobnicate'"),
             (&["--protect-reads"][..], "--token-file"),
+            (&["--timeout", "0"][..], "'0' is not a number of seconds from 0.1 to 86400"),
+            (&["--interval", "0.01"][..], "from 0.1 to 86400"),
+            (&["--timeout", "86401"][..], "from 0.1 to 86400"),
+            (&["--interval", "NaN"][..], "'NaN'"),
         ] {
             let err = run(args).expect_err("must fail");
             assert!(

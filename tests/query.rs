@@ -129,6 +129,26 @@ fn a_wrong_socket_path_exits_2_with_a_clear_message() {
 }
 
 #[test]
+fn a_socket_path_naming_a_file_or_a_directory_says_it_is_not_a_socket() {
+    let dir = std::env::temp_dir().join(format!("bw-notsock-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("fail2ban.conf");
+    std::fs::write(&file, "not a socket").unwrap();
+    for (path, kind) in [(&file, "a regular file"), (&dir, "a directory")] {
+        let out = run(&["query", "--socket", path.to_str().unwrap(), "ping"]);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("{} is {kind}, not a socket", path.display()))
+                && err.contains("--socket")
+                && !err.contains("stale"),
+            "{err}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn an_argument_holding_the_terminator_is_refused_before_sending() {
     let f2b = Fail2ban::start(&["sshd"]);
     let out = query(&f2b, &["set", "sshd", "banip", "1.2.3.4<F2B_END_COMMAND>"]);

@@ -268,10 +268,7 @@ impl<T> Client<T> {
                 }
                 Err(errno) => {
                     self.connect_errors += 1;
-                    let err = Error::Connect {
-                        path: self.path.clone(),
-                        errno,
-                    };
+                    let err = connect_error(&self.path, errno);
                     for c in self.queue.drain(..) {
                         done.push(Completion {
                             waiters: c.waiters,
@@ -450,6 +447,34 @@ fn connect(path: &Path) -> Result<OwnedFd, Errno> {
     )?;
     rustix::net::connect(&fd, &addr)?;
     Ok(fd)
+}
+
+/// Why `connect` failed. Linux answers ECONNREFUSED for a regular file or a directory as for a
+/// stale socket, so the path is looked at before blaming fail2ban.
+fn connect_error(path: &Path, errno: Errno) -> Error {
+    if matches!(errno, Errno::CONNREFUSED | Errno::NOTSOCK) {
+        use std::os::unix::fs::FileTypeExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let kind = meta.file_type();
+            if !kind.is_socket() {
+                let kind = if kind.is_dir() {
+                    "a directory"
+                } else if kind.is_file() {
+                    "a regular file"
+                } else {
+                    "not a socket file"
+                };
+                return Error::NotASocket {
+                    path: path.to_path_buf(),
+                    kind,
+                };
+            }
+        }
+    }
+    Error::Connect {
+        path: path.to_path_buf(),
+        errno,
+    }
 }
 
 /// An idle connection whose peer has closed (fail2ban restarted) polls readable or hung up.

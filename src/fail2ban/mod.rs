@@ -20,6 +20,8 @@ pub enum Error {
         path: PathBuf,
         errno: rustix::io::Errno,
     },
+    /// `--socket` names something that exists but is no socket (a file, a directory).
+    NotASocket { path: PathBuf, kind: &'static str },
     /// The connection failed while a command was in flight (reset, EOF, write error).
     Io {
         path: PathBuf,
@@ -69,7 +71,6 @@ impl fmt::Display for Error {
                         f,
                         "connection refused on {p}: a stale socket, fail2ban is not running (did it die?)"
                     ),
-                    Errno::NOTSOCK => write!(f, "{p} is not a socket: check --socket"),
                     Errno::AGAIN => write!(
                         f,
                         "fail2ban at {p} is not accepting connections (its backlog is full): it may be hung"
@@ -77,6 +78,11 @@ impl fmt::Display for Error {
                     e => write!(f, "cannot connect to {p}: {e}"),
                 }
             }
+            Error::NotASocket { path, kind } => write!(
+                f,
+                "{} is {kind}, not a socket: point --socket at fail2ban's socket (`socket` in fail2ban.conf)",
+                path.display()
+            ),
             Error::Io { path, what, errno } => match errno {
                 Some(e) => write!(f, "fail2ban connection on {} failed while {what}: {e}", path.display()),
                 None => write!(

@@ -1,0 +1,199 @@
+//! The probe cycle (every `--interval`): `status`, then `status JAIL short` for each jail (full
+//! `status JAIL` on servers older than 0.10.6), `version` once per connection, settings once per
+//! jail per connection. A cycle never overlaps the previous one. Each reply lands in one handler
+//! below, which updates the state and decides what to ask next.
+
+use std::time::{Instant, SystemTime};
+
+use super::{BanList, Jail, Setting, Settings, State, Tag};
+use crate::fail2ban::pickle::Value;
+use crate::fail2ban::replies::{self, JailStatus, ServerStatus};
+use crate::fail2ban::Error;
+
+impl State {
+    /// Hand a finished command's result to the part of the state that asked for it.
+    pub(super) fn on_result(&mut self, tag: Tag, result: Result<Value, Error>, now: Instant) {
+        match tag {
+            Tag::Version => self.on_version(result),
+            Tag::Status => self.on_status(result, now),
+            Tag::JailStatus { jail, in_cycle } => self.on_jail_status(jail, in_cycle, result, now),
+            Tag::Setting { jail, setting } => self.on_setting(&jail, setting, result),
+            Tag::Bans { jail } => self.on_bans(jail, result, now),
+            Tag::Conn(_) => {}
+        }
+    }
+
+    fn on_version(&mut self, result: Result<Value, Error>) {
+        match result.and_then(|v| replies::string(&v).map_err(Error::Shape)) {
+            Ok(version) => {
+                // `short` arrived in 0.10.6 and, on the 0.11 branch, in 0.11.2.
+                let in_0_11_before_short = version_at_least(&version, (0, 11, 0))
+                    && !version_at_least(&version, (0, 11, 2));
+                self.short_status = version_at_least(&version, (0, 10, 6)) && !in_0_11_before_short;
+                self.with_time = version_at_least(&version, (0, 11, 1));
+                self.version = Some(version);
+                self.version_generation = self.client.generation();
+            }
+            Err(e) => log::debug!("version: {e}"),
+        }
+    }
+
+    fn on_status(&mut self, result: Result<Value, Error>, now: Instant) {
+        match result.and_then(|v| ServerStatus::from_value(&v).map_err(Error::Shape)) {
+            Ok(status) => {
+                self.set_online(now);
+                self.jails.retain(|j| status.jails.contains(&j.name));
+                for name in &status.jails {
+                    if self.jail(name).is_none() {
+                        self.jails.push(Jail {
+                            name: name.clone(),
+                            status: None,
+                            settings: Settings::default(),
+                            settings_generation: 0,
+                            bans: BanList::NotFetched,
+                        });
+                    }
+                }
+                // Keep fail2ban's order.
+                self.jails
+                    .sort_by_key(|j| status.jails.iter().position(|n| *n == j.name));
+                self.probe_outstanding = status.jails.len();
+                for name in status.jails {
+                    self.request_jail_status(name, true);
+                }
+                self.maybe_finish_cycle(now);
+            }
+            Err(e) => {
+                self.set_offline(&e);
+                self.probe_outstanding = 0;
+                self.maybe_finish_cycle(now);
+            }
+        }
+    }
+
+    fn on_jail_status(
+        &mut self,
+        jail: String,
+        in_cycle: bool,
+        result: Result<Value, Error>,
+        now: Instant,
+    ) {
+        match result.and_then(|v| JailStatus::from_value(&v).map_err(Error::Shape)) {
+            Ok(status) => {
+                let generation = self.client.generation();
+                let mut fetch_settings = false;
+                if let Some(j) = self.jails.iter_mut().find(|j| j.name == jail) {
+                    j.status = Some(status);
+                    if j.settings_generation != generation {
+                        j.settings_generation = generation;
+                        fetch_settings = true;
+                    }
+                }
+                if fetch_settings {
+                    for (word, setting) in [
+                        ("bantime", Setting::BanTime),
+                        ("findtime", Setting::FindTime),
+                        ("maxretry", Setting::MaxRetry),
+                    ] {
+                        let tag = Tag::Setting {
+                            jail: jail.clone(),
+                            setting,
+                        };
+                        self.submit(vec!["get".into(), jail.clone(), word.into()], tag);
+                    }
+                }
+            }
+            Err(Error::Server(e)) if self.short_status && e.class != "UnknownJailException" => {
+                // An old server that does not take the `short` flavor: fall back for good.
+                log::info!("`status {jail} short` refused ({e}); using the full `status JAIL`");
+                self.short_status = false;
+                self.request_jail_status(jail, in_cycle);
+                return;
+            }
+            Err(e) if e.is_transport() => {
+                self.set_offline(&e);
+                if in_cycle {
+                    // fail2ban is unreachable or hung: do not spend a timeout per jail.
+                    self.client
+                        .cancel_unsent(|t| matches!(t, Tag::JailStatus { in_cycle: true, .. }));
+                    self.probe_outstanding = 0;
+                    self.maybe_finish_cycle(now);
+                    return;
+                }
+            }
+            Err(e) => log::debug!("status {jail}: {e}"),
+        }
+        if in_cycle {
+            self.probe_outstanding = self.probe_outstanding.saturating_sub(1);
+            self.maybe_finish_cycle(now);
+        }
+    }
+
+    fn on_setting(&mut self, jail: &str, setting: Setting, result: Result<Value, Error>) {
+        let value = result.and_then(|v| replies::int(&v).map_err(Error::Shape));
+        if let Err(e) = &value {
+            log::debug!("settings of {jail}: {e}");
+        }
+        if let Some(j) = self.jails.iter_mut().find(|j| j.name == jail) {
+            let slot = match setting {
+                Setting::BanTime => &mut j.settings.bantime,
+                Setting::FindTime => &mut j.settings.findtime,
+                Setting::MaxRetry => &mut j.settings.maxretry,
+            };
+            *slot = value.ok();
+        }
+    }
+
+    fn request_jail_status(&mut self, jail: String, in_cycle: bool) {
+        let mut args = vec!["status".to_string(), jail.clone()];
+        if self.short_status {
+            args.push("short".into());
+        }
+        self.submit(args, Tag::JailStatus { jail, in_cycle });
+    }
+
+    fn maybe_finish_cycle(&mut self, now: Instant) {
+        if self.probe_outstanding == 0 {
+            if let Some(started) = self.probe_started.take() {
+                self.last_probe_duration = Some(now.saturating_duration_since(started));
+                self.checked_at = Some(SystemTime::now());
+            }
+        }
+    }
+
+    /// Refresh one jail's counts now (after a write).
+    pub fn refresh_jail(&mut self, jail: &str) {
+        if let Some(j) = self.jails.iter_mut().find(|j| j.name == jail) {
+            j.bans = BanList::NotFetched;
+        }
+        self.request_jail_status(jail.to_string(), false);
+    }
+}
+
+/// Compare a fail2ban version such as "1.0.2" or "0.11.2.dev1" with (major, minor, patch).
+pub fn version_at_least(version: &str, want: (u32, u32, u32)) -> bool {
+    let mut parts = version
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty());
+    let mut next = || {
+        parts
+            .next()
+            .and_then(|p| p.parse::<u32>().ok())
+            .unwrap_or(0)
+    };
+    (next(), next(), next()) >= want
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert!(version_at_least("1.0.2", (0, 10, 6)));
+        assert!(version_at_least("0.10.6", (0, 10, 6)));
+        assert!(!version_at_least("0.10.5", (0, 10, 6)));
+        assert!(version_at_least("0.11.2", (0, 11, 1)));
+        assert!(!version_at_least("0.9.7", (0, 10, 6)));
+    }
+}
