@@ -13,6 +13,7 @@ pub mod event_loop;
 pub mod fail2ban;
 pub mod http;
 pub mod metrics;
+pub mod pyjson;
 pub mod sd_notify;
 pub mod state;
 pub mod timefmt;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """CPython's pickle as the oracle for banwatch's decoder.
 
-It prints, for pickles, the JSON that `Value::to_json` must produce (src/fail2ban/pickle.rs):
+It prints, for pickles, the JSON that `pyjson::to_json` must produce (src/pyjson.rs):
 None/bool/int/float/str as JSON, ints outside i64 as strings of digits, lists and tuples as
 arrays, dicts as objects (keys as json.dumps writes them; other keys as compact JSON text),
 `builtins.str(x)` as x, a class reference as {"global": "module.name"} (Python 2 modules

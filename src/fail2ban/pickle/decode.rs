@@ -1,0 +1,671 @@
+//! The decoder: an arena machine that runs the opcodes. The stack and the memo hold node ids,
+//! containers hold child ids, so a memoized list that is filled later is seen filled, exactly as
+//! in CPython, and `MEMOIZE` copies nothing. `build` turns the arena into a `Value` at `STOP`.
+
+use super::build::{
+    int_from_le, int_from_text, python_string_literal, raw_unicode_escape, Builder,
+};
+use super::*;
+
+/// A node of the decode arena. Strings and bytes are ranges of the input (copied only when the
+/// tree is built); tuples are ranges of the shared `edges`; only lists and dicts, which opcodes
+/// mutate after creation, own their children.
+#[derive(Debug)]
+pub(super) enum Node<'a> {
+    None,
+    Bool(bool),
+    Int(i64),
+    /// UTF-8, validated when read.
+    Str(&'a str),
+    /// A Python 2 byte string: UTF-8 if it is, else Latin-1.
+    Py2Str(Span),
+    Bytes(Span),
+    /// `builtins.str`, recognized once so `str(x)` calls are cheap to spot.
+    StrClass,
+    /// Anything rarer (floats, big ints, escaped text, other class references).
+    Other(Box<Value>),
+    Tuple(Span),
+    /// Index into `Machine::lists` (lists grow after creation; keeping them out of line keeps
+    /// every node small).
+    List(u32),
+    Dict(Vec<(u32, u32)>),
+    Call(u32, u32),
+}
+
+/// A range `start..end` of the input (for strings) or of `edges` (for tuples).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    fn of(r: std::ops::Range<usize>) -> Span {
+        // Inputs are capped far below 4 GiB by the client; saturate rather than wrap.
+        Span {
+            start: u32::try_from(r.start).unwrap_or(u32::MAX),
+            end: u32::try_from(r.end).unwrap_or(u32::MAX),
+        }
+    }
+    pub(super) fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// Stack entry: a node id, or a mark.
+const MARK_ID: u32 = u32::MAX;
+
+pub(super) struct Machine<'a> {
+    pub(super) buf: &'a [u8],
+    pos: usize,
+    /// Offset of the opcode being run (for errors).
+    at: usize,
+    pub(super) nodes: Vec<Node<'a>>,
+    /// Children of tuples, in ranges.
+    pub(super) edges: Vec<u32>,
+    /// Children of each list.
+    pub(super) lists: Vec<Vec<u32>>,
+    stack: Vec<u32>,
+    marks: usize,
+    memo: Vec<u32>,
+}
+
+/// `Ok(None)` inside the machine: the input ends early.
+type Step<T> = Result<Option<T>, Error>;
+
+/// Decode one pickle at the start of `buf`. `Ok(None)`: incomplete, feed more bytes.
+/// `Ok(Some((value, used)))`: `used` bytes, through `STOP`, made `value`.
+pub fn decode(buf: &[u8]) -> Result<Option<(Value, usize)>, Error> {
+    let mut m = Machine::new(buf);
+    let Some(root) = m.run()? else {
+        return Ok(None);
+    };
+    let value = m.build(root)?;
+    Ok(Some((value, m.pos)))
+}
+
+macro_rules! need {
+    ($e:expr) => {
+        match $e {
+            Some(v) => v,
+            None => return Ok(None),
+        }
+    };
+}
+
+impl<'a> Machine<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        Machine {
+            buf,
+            pos: 0,
+            at: 0,
+            // fail2ban's ban lists spend ~19 bytes per IP on 3 nodes, 1 edge and 3 memo entries.
+            nodes: Vec::with_capacity(buf.len() / 6),
+            edges: Vec::with_capacity(buf.len() / 16),
+            lists: Vec::new(),
+            stack: Vec::new(),
+            marks: 0,
+            memo: Vec::with_capacity(buf.len() / 6),
+        }
+    }
+
+    /// Build the tree of `root` (after `run`).
+    fn build(&self, root: u32) -> Result<Value, Error> {
+        let mut b = Builder {
+            m: self,
+            left: self
+                .buf
+                .len()
+                .saturating_mul(MAX_EXPANSION)
+                .saturating_add(64),
+            offset: self.pos,
+        };
+        b.build(root, 0)
+    }
+
+    fn err(&self, kind: ErrorKind) -> Error {
+        Error {
+            kind,
+            offset: self.at,
+        }
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n)?;
+        let s = self.buf.get(self.pos..end)?;
+        self.pos = end;
+        Some(s)
+    }
+
+    /// Like `take`, but as a span of the input.
+    fn span(&mut self, n: usize) -> Option<Span> {
+        let start = self.pos;
+        self.take(n)?;
+        Some(Span::of(start..self.pos))
+    }
+
+    fn byte(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+
+    fn u32le(&mut self) -> Option<u32> {
+        self.take(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// A length that must fit in the remaining input (else: incomplete, never an allocation).
+    fn len64(&mut self) -> Option<usize> {
+        let b = self.take(8)?;
+        let n = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= self.buf.len() - self.pos.min(self.buf.len()))
+    }
+
+    /// A text line without its newline.
+    fn line(&mut self) -> Option<&'a [u8]> {
+        let rest = self.buf.get(self.pos..)?;
+        let n = rest.iter().position(|&b| b == b'\n')?;
+        self.pos += n + 1;
+        Some(&rest[..n])
+    }
+
+    fn push_node(&mut self, node: Node<'a>) -> Result<(), Error> {
+        let id = u32::try_from(self.nodes.len())
+            .ok()
+            .filter(|&id| id != MARK_ID)
+            .ok_or(self.err(ErrorKind::TooLarge))?;
+        self.stack.push(id);
+        self.nodes.push(node);
+        Ok(())
+    }
+
+    fn push(&mut self, v: Value) -> Result<(), Error> {
+        self.push_node(Node::Other(Box::new(v)))
+    }
+
+    fn utf8(&mut self, span: Span) -> Result<(), Error> {
+        let buf: &'a [u8] = self.buf;
+        let s = std::str::from_utf8(&buf[span.range()])
+            .map_err(|_| self.err(ErrorKind::InvalidUtf8))?;
+        self.push_node(Node::Str(s))
+    }
+
+    fn new_list(&mut self, items: Vec<u32>) -> Result<(), Error> {
+        let index = u32::try_from(self.lists.len()).map_err(|_| self.err(ErrorKind::TooLarge))?;
+        self.lists.push(items);
+        self.push_node(Node::List(index))
+    }
+
+    fn pop(&mut self) -> Result<u32, Error> {
+        match self.stack.pop() {
+            Some(MARK_ID) | None => Err(self.err(ErrorKind::StackUnderflow)),
+            Some(id) => Ok(id),
+        }
+    }
+
+    /// Ids above the topmost mark, removing them and the mark.
+    fn pop_mark(&mut self) -> Result<Vec<u32>, Error> {
+        let at = self.mark_at()?;
+        let items = self.stack.split_off(at + 1);
+        self.stack.pop();
+        self.marks -= 1;
+        Ok(items)
+    }
+
+    fn mark_at(&self) -> Result<usize, Error> {
+        self.stack
+            .iter()
+            .rposition(|&id| id == MARK_ID)
+            .ok_or(self.err(ErrorKind::NoMark))
+    }
+
+    fn top(&self) -> Result<u32, Error> {
+        match self.stack.last() {
+            Some(&MARK_ID) | None => Err(self.err(ErrorKind::StackUnderflow)),
+            Some(&id) => Ok(id),
+        }
+    }
+
+    fn text(&self, bytes: &[u8]) -> Result<String, Error> {
+        String::from_utf8(bytes.to_vec()).map_err(|_| self.err(ErrorKind::InvalidUtf8))
+    }
+
+    fn memo_put(&mut self, index: usize) -> Result<(), Error> {
+        if index >= MAX_MEMO {
+            return Err(self.err(ErrorKind::MemoTooLarge));
+        }
+        let id = self.top()?;
+        if index == self.memo.len() {
+            self.memo.push(id);
+        } else {
+            if index > self.memo.len() {
+                self.memo.resize(index + 1, MARK_ID);
+            }
+            self.memo[index] = id;
+        }
+        Ok(())
+    }
+
+    fn memo_get(&mut self, index: usize) -> Result<(), Error> {
+        match self.memo.get(index) {
+            Some(&id) if id != MARK_ID => {
+                self.stack.push(id);
+                Ok(())
+            }
+            _ => Err(self.err(ErrorKind::BadMemoRef)),
+        }
+    }
+
+    /// Move the stack entries from `from` on into the list `list`.
+    fn extend_list(&mut self, list: u32, from: usize) -> Result<(), Error> {
+        match self.nodes.get(list as usize) {
+            Some(&Node::List(index)) => {
+                let Machine { lists, stack, .. } = self;
+                lists[index as usize].extend_from_slice(&stack[from..]);
+                stack.truncate(from);
+                Ok(())
+            }
+            _ => Err(self.err(ErrorKind::WrongType)),
+        }
+    }
+
+    fn extend_dict(&mut self, dict: u32, from: usize) -> Result<(), Error> {
+        if !(self.stack.len() - from).is_multiple_of(2) {
+            return Err(self.err(ErrorKind::StackUnderflow));
+        }
+        let Machine { nodes, stack, .. } = self;
+        match nodes.get_mut(dict as usize) {
+            Some(Node::Dict(v)) => {
+                v.extend(stack[from..].chunks_exact(2).map(|kv| (kv[0], kv[1])));
+                stack.truncate(from);
+                Ok(())
+            }
+            _ => Err(self.err(ErrorKind::WrongType)),
+        }
+    }
+
+    /// A tuple of the stack entries from `from` on.
+    fn tuple_from(&mut self, from: usize) -> Result<(), Error> {
+        let start = self.edges.len();
+        self.edges.extend_from_slice(&self.stack[from..]);
+        self.stack.truncate(from);
+        let span = Span::of(start..self.edges.len());
+        self.push_node(Node::Tuple(span))
+    }
+
+    fn global(&mut self, module: String, name: String) -> Result<(), Error> {
+        let module = match module.as_str() {
+            "__builtin__" | "exceptions" => "builtins".to_string(),
+            _ => module,
+        };
+        if module == "builtins" && name == "str" {
+            return self.push_node(Node::StrClass);
+        }
+        self.push(Value::Global { module, name })
+    }
+
+    fn str_of(&self, id: u32) -> Result<String, Error> {
+        match &self.nodes[id as usize] {
+            Node::Str(s) => Ok((*s).to_string()),
+            _ => Err(self.err(ErrorKind::WrongType)),
+        }
+    }
+
+    /// Run until STOP: the root id, or `None` when the input ends first.
+    fn run(&mut self) -> Step<u32> {
+        loop {
+            self.at = self.pos;
+            let op = need!(self.byte());
+            match op {
+                PROTO => {
+                    need!(self.byte());
+                }
+                FRAME => {
+                    need!(self.take(8));
+                }
+                STOP => {
+                    let root = self.pop()?;
+                    if !self.stack.is_empty() {
+                        return Err(self.err(ErrorKind::BadStop));
+                    }
+                    return Ok(Some(root));
+                }
+                MARK => {
+                    if self.marks >= MAX_DEPTH {
+                        return Err(self.err(ErrorKind::TooDeep));
+                    }
+                    self.marks += 1;
+                    self.stack.push(MARK_ID);
+                }
+                POP => match self.stack.pop() {
+                    Some(MARK_ID) => self.marks -= 1,
+                    Some(_) => {}
+                    None => return Err(self.err(ErrorKind::StackUnderflow)),
+                },
+                POP_MARK => {
+                    self.pop_mark()?;
+                }
+                DUP => {
+                    let id = self.top()?;
+                    self.stack.push(id);
+                }
+                NONE => self.push_node(Node::None)?,
+                NEWTRUE => self.push_node(Node::Bool(true))?,
+                NEWFALSE => self.push_node(Node::Bool(false))?,
+                BININT1 => {
+                    let b = need!(self.byte());
+                    self.push_node(Node::Int(i64::from(b)))?;
+                }
+                BININT2 => {
+                    let b = need!(self.take(2));
+                    self.push_node(Node::Int(i64::from(u16::from_le_bytes([b[0], b[1]]))))?;
+                }
+                BININT => {
+                    let n = need!(self.u32le()) as i32;
+                    self.push_node(Node::Int(i64::from(n)))?;
+                }
+                LONG1 => {
+                    let n = usize::from(need!(self.byte()));
+                    let b = need!(self.take(n));
+                    self.push(int_from_le(b))?;
+                }
+                LONG4 => {
+                    let n = need!(self.u32le()) as usize;
+                    if n > self.buf.len() {
+                        return Ok(None);
+                    }
+                    let b = need!(self.take(n));
+                    self.push(int_from_le(b))?;
+                }
+                INT | LONG => {
+                    let line = need!(self.line());
+                    let text =
+                        std::str::from_utf8(line).map_err(|_| self.err(ErrorKind::BadNumber))?;
+                    let text = text.strip_suffix('L').unwrap_or(text);
+                    let v = match (op, text) {
+                        (INT, "00") => Value::Bool(false),
+                        (INT, "01") => Value::Bool(true),
+                        _ => int_from_text(text).ok_or(self.err(ErrorKind::BadNumber))?,
+                    };
+                    self.push(v)?;
+                }
+                FLOAT => {
+                    let line = need!(self.line());
+                    let f = std::str::from_utf8(line)
+                        .ok()
+                        .and_then(|t| t.trim().parse::<f64>().ok());
+                    self.push(Value::Float(f.ok_or(self.err(ErrorKind::BadNumber))?))?;
+                }
+                BINFLOAT => {
+                    let b = need!(self.take(8));
+                    self.push(Value::Float(f64::from_be_bytes([
+                        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                    ])))?;
+                }
+                SHORT_BINUNICODE => {
+                    let n = usize::from(need!(self.byte()));
+                    let span = need!(self.span(n));
+                    self.utf8(span)?;
+                }
+                BINUNICODE => {
+                    let n = need!(self.u32le()) as usize;
+                    let span = need!(self.span(n));
+                    self.utf8(span)?;
+                }
+                BINUNICODE8 => {
+                    let n = need!(self.len64());
+                    let span = need!(self.span(n));
+                    self.utf8(span)?;
+                }
+                SHORT_BINSTRING => {
+                    let n = usize::from(need!(self.byte()));
+                    let span = need!(self.span(n));
+                    self.push_node(Node::Py2Str(span))?;
+                }
+                BINSTRING => {
+                    let n = need!(self.u32le()) as usize;
+                    let span = need!(self.span(n));
+                    self.push_node(Node::Py2Str(span))?;
+                }
+                UNICODE => {
+                    let line = need!(self.line());
+                    let s = raw_unicode_escape(line).ok_or(self.err(ErrorKind::InvalidUtf8))?;
+                    self.push(Value::Str(s))?;
+                }
+                STRING => {
+                    let line = need!(self.line());
+                    let s = python_string_literal(line).ok_or(self.err(ErrorKind::InvalidUtf8))?;
+                    self.push(Value::Str(s))?;
+                }
+                SHORT_BINBYTES => {
+                    let n = usize::from(need!(self.byte()));
+                    let span = need!(self.span(n));
+                    self.push_node(Node::Bytes(span))?;
+                }
+                BINBYTES => {
+                    let n = need!(self.u32le()) as usize;
+                    let span = need!(self.span(n));
+                    self.push_node(Node::Bytes(span))?;
+                }
+                BINBYTES8 | BYTEARRAY8 => {
+                    let n = need!(self.len64());
+                    let span = need!(self.span(n));
+                    self.push_node(Node::Bytes(span))?;
+                }
+                EMPTY_LIST | EMPTY_SET => self.new_list(Vec::new())?,
+                EMPTY_TUPLE => self.push_node(Node::Tuple(Span { start: 0, end: 0 }))?,
+                EMPTY_DICT => self.push_node(Node::Dict(Vec::new()))?,
+                LIST | FROZENSET => {
+                    let items = self.pop_mark()?;
+                    self.new_list(items)?;
+                }
+                TUPLE => {
+                    let at = self.mark_at()?;
+                    self.marks -= 1;
+                    self.stack.remove(at);
+                    self.tuple_from(at)?;
+                }
+                DICT => {
+                    let at = self.mark_at()?;
+                    self.marks -= 1;
+                    self.stack.remove(at);
+                    self.push_node(Node::Dict(Vec::new()))?;
+                    let dict = self.pop()?;
+                    self.extend_dict(dict, at)?;
+                    self.stack.push(dict);
+                }
+                TUPLE1 | TUPLE2 | TUPLE3 => {
+                    let n = usize::from(op - TUPLE1 + 1);
+                    let from = self
+                        .stack
+                        .len()
+                        .checked_sub(n)
+                        .ok_or(self.err(ErrorKind::StackUnderflow))?;
+                    if self.stack[from..].contains(&MARK_ID) {
+                        return Err(self.err(ErrorKind::StackUnderflow));
+                    }
+                    self.tuple_from(from)?;
+                }
+                APPEND => {
+                    let from = self
+                        .stack
+                        .len()
+                        .checked_sub(1)
+                        .ok_or(self.err(ErrorKind::StackUnderflow))?;
+                    if self.stack[from] == MARK_ID || from == 0 {
+                        return Err(self.err(ErrorKind::StackUnderflow));
+                    }
+                    let list = self.stack[from - 1];
+                    self.extend_list(list, from)?;
+                }
+                APPENDS | ADDITEMS => {
+                    let at = self.mark_at()?;
+                    let list = *at
+                        .checked_sub(1)
+                        .and_then(|i| self.stack.get(i))
+                        .ok_or(self.err(ErrorKind::StackUnderflow))?;
+                    self.marks -= 1;
+                    self.stack.remove(at);
+                    self.extend_list(list, at)?;
+                }
+                SETITEM => {
+                    let from = self
+                        .stack
+                        .len()
+                        .checked_sub(2)
+                        .ok_or(self.err(ErrorKind::StackUnderflow))?;
+                    if self.stack[from..].contains(&MARK_ID) || from == 0 {
+                        return Err(self.err(ErrorKind::StackUnderflow));
+                    }
+                    let dict = self.stack[from - 1];
+                    self.extend_dict(dict, from)?;
+                }
+                SETITEMS => {
+                    let at = self.mark_at()?;
+                    let dict = *at
+                        .checked_sub(1)
+                        .and_then(|i| self.stack.get(i))
+                        .ok_or(self.err(ErrorKind::StackUnderflow))?;
+                    self.marks -= 1;
+                    self.stack.remove(at);
+                    self.extend_dict(dict, at)?;
+                }
+                GLOBAL => {
+                    let module = need!(self.line());
+                    let name = need!(self.line());
+                    let (module, name) = (self.text(module)?, self.text(name)?);
+                    self.global(module, name)?;
+                }
+                STACK_GLOBAL => {
+                    let name = self.pop()?;
+                    let module = self.pop()?;
+                    let (module, name) = (self.str_of(module)?, self.str_of(name)?);
+                    self.global(module, name)?;
+                }
+                REDUCE | NEWOBJ => {
+                    let args = self.pop()?;
+                    let callable = self.pop()?;
+                    self.push_node(Node::Call(callable, args))?;
+                }
+                NEWOBJ_EX => {
+                    let _kwargs = self.pop()?;
+                    let args = self.pop()?;
+                    let callable = self.pop()?;
+                    self.push_node(Node::Call(callable, args))?;
+                }
+                BUILD => {
+                    // The state would be applied by __setstate__; the object stays what it was.
+                    self.pop()?;
+                    self.top()?;
+                }
+                MEMOIZE => {
+                    let index = self.memo.len();
+                    self.memo_put(index)?;
+                }
+                BINPUT => {
+                    let i = usize::from(need!(self.byte()));
+                    self.memo_put(i)?;
+                }
+                LONG_BINPUT => {
+                    let i = need!(self.u32le()) as usize;
+                    self.memo_put(i)?;
+                }
+                PUT => {
+                    let line = need!(self.line());
+                    let i = std::str::from_utf8(line)
+                        .ok()
+                        .and_then(|t| t.parse::<usize>().ok());
+                    self.memo_put(i.ok_or(self.err(ErrorKind::BadNumber))?)?;
+                }
+                BINGET => {
+                    let i = usize::from(need!(self.byte()));
+                    self.memo_get(i)?;
+                }
+                LONG_BINGET => {
+                    let i = need!(self.u32le()) as usize;
+                    self.memo_get(i)?;
+                }
+                GET => {
+                    let line = need!(self.line());
+                    let i = std::str::from_utf8(line)
+                        .ok()
+                        .and_then(|t| t.parse::<usize>().ok());
+                    self.memo_get(i.ok_or(self.err(ErrorKind::BadNumber))?)?;
+                }
+                other => return Err(self.err(ErrorKind::UnknownOpcode(other))),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incomplete_input_is_none_not_an_error() {
+        let full = b"\x80\x02K\x05.";
+        for n in 0..full.len() {
+            assert_eq!(decode(&full[..n]), Ok(None), "prefix {n}");
+        }
+        assert_eq!(decode(full), Ok(Some((Value::Int(5), 5))));
+    }
+
+    #[test]
+    fn huge_declared_lengths_wait_for_bytes_instead_of_allocating() {
+        let mut p = vec![PROTO, 4, BINUNICODE8];
+        p.extend_from_slice(&(1u64 << 60).to_le_bytes());
+        assert_eq!(decode(&p), Ok(None));
+        let mut p = vec![PROTO, 4, LONG4];
+        p.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(decode(&p), Ok(None));
+    }
+
+    #[test]
+    fn big_ints_are_exact() {
+        // 2**64 as LONG1: 9 bytes little-endian.
+        let p = [PROTO, 2, LONG1, 9, 0, 0, 0, 0, 0, 0, 0, 0, 1, STOP];
+        assert_eq!(
+            decode(&p).unwrap().unwrap().0,
+            Value::BigInt("18446744073709551616".into())
+        );
+        let p = [PROTO, 2, LONG1, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, STOP];
+        assert_eq!(
+            decode(&p).unwrap().unwrap().0,
+            Value::BigInt("-18446744073709551616".into())
+        );
+        let p = [PROTO, 2, LONG1, 2, 0xff, 0x7f, STOP];
+        assert_eq!(decode(&p).unwrap().unwrap().0, Value::Int(32767));
+    }
+
+    #[test]
+    fn shared_references_cannot_expand_without_bound() {
+        // [x, x] memoized, then [[..],[..]] repeatedly: 2^40 nodes if expanded naively.
+        let mut p = vec![PROTO, 2, NONE];
+        for i in 0..40u8 {
+            p.extend_from_slice(&[BINPUT, i, BINGET, i, TUPLE2]);
+        }
+        p.push(STOP);
+        assert_eq!(decode(&p).unwrap_err().kind, ErrorKind::TooLarge);
+    }
+
+    #[test]
+    fn a_list_memoized_before_it_is_filled_is_seen_filled() {
+        // l = [1]; (l, l) with the second reference a memo GET after the append.
+        let p = [
+            PROTO, 2, EMPTY_LIST, BINPUT, 0, BININT1, 1, APPEND, BINGET, 0, TUPLE2, STOP,
+        ];
+        let one = Value::List(vec![Value::Int(1)]);
+        assert_eq!(
+            decode(&p).unwrap().unwrap().0,
+            Value::Tuple(vec![one.clone(), one])
+        );
+    }
+
+    #[test]
+    fn self_reference_is_an_error_not_a_hang() {
+        let p = [PROTO, 2, EMPTY_LIST, BINPUT, 0, BINGET, 0, APPEND, STOP];
+        assert!(decode(&p).is_err());
+    }
+}
