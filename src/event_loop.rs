@@ -12,9 +12,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 
-use crate::api::{self, Context, Outcome, Pending};
+use crate::api::{self, Outcome, Pending};
+use crate::context::Context;
+use crate::context::HttpStats;
 use crate::http::{Connection, Phase, Request, Response};
-use crate::metrics::HttpStats;
 use crate::sd_notify::Notifier;
 use crate::state::State;
 use crate::timefmt::http_date;
@@ -368,7 +369,7 @@ impl Server {
                         break;
                     }
                     let (req, at) = (p.request.clone(), p.at);
-                    match api::route(&req, &mut self.state, &self.ctx, c.http.id, at) {
+                    match api::route(&req, &mut self.state, &mut self.ctx, c.http.id, at) {
                         Outcome::Wait => break,
                         Outcome::Respond(resp) => {
                             let c = &mut self.clients[i];
@@ -401,7 +402,7 @@ impl Server {
                     }
                 };
                 let id = c.http.id;
-                match api::route(&req, &mut self.state, &self.ctx, id, now) {
+                match api::route(&req, &mut self.state, &mut self.ctx, id, now) {
                     Outcome::Respond(resp) => answer(
                         &mut self.clients[i],
                         Some(&req),

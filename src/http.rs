@@ -222,14 +222,16 @@ impl Response {
             close: false,
         }
     }
-    pub fn json(status: u16, value: &serde_json::Value) -> Self {
-        let mut body = serde_json::to_vec(value).unwrap_or_default();
+    /// A JSON body written with `crate::json`; the line ends here.
+    pub fn json(status: u16, mut body: Vec<u8>) -> Self {
         body.push(b'\n');
         Response::new(status, "application/json", body)
     }
     /// `{"error": message}` with the given status.
     pub fn error(status: u16, message: &str) -> Self {
-        Response::json(status, &serde_json::json!({ "error": message }))
+        let mut body = Vec::with_capacity(16 + message.len());
+        crate::json::Obj::new(&mut body).str("error", message).end();
+        Response::json(status, body)
     }
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));

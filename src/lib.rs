@@ -9,9 +9,11 @@
 pub mod api;
 pub mod check;
 pub mod cli;
+pub mod context;
 pub mod event_loop;
 pub mod fail2ban;
 pub mod http;
+pub mod json;
 pub mod metrics;
 pub mod pyjson;
 pub mod sd_notify;

@@ -6,11 +6,10 @@ use std::net::TcpListener;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use banwatch::api::Context;
 use banwatch::cli::{self, Command, ServeConfig};
+use banwatch::context::Context;
 use banwatch::event_loop::{self, Server};
 use banwatch::fail2ban::{client, Error};
-use banwatch::metrics::HttpStats;
 use banwatch::state::State;
 
 fn main() -> ExitCode {
@@ -58,10 +57,11 @@ fn query(socket: &std::path::Path, args: Vec<String>, timeout: std::time::Durati
             ExitCode::SUCCESS
         }
         Err(Error::Server(e)) => {
-            println!(
-                "{}",
-                serde_json::json!({ "error": banwatch::pyjson::server_error(&e) })
-            );
+            let mut out = Vec::new();
+            let mut obj = banwatch::json::Obj::new(&mut out);
+            banwatch::pyjson::server_error(obj.key("error"), &e);
+            obj.end();
+            println!("{}", String::from_utf8_lossy(&out));
             ExitCode::from(1)
         }
         Err(e) => {
@@ -98,13 +98,7 @@ fn serve(config: ServeConfig) -> Result<(), String> {
     let signals = event_loop::install_signals().map_err(|e| format!("signal handlers: {e}"))?;
     let fail2ban = client::Client::new(config.socket.clone(), config.timeout, config.max_reply);
     let state = State::new(fail2ban, config.interval, Instant::now());
-    let ctx = Context {
-        token,
-        protect_reads: config.protect_reads,
-        metrics_per_ip: config.metrics_per_ip,
-        stats: HttpStats::default(),
-        open_connections: 0,
-    };
+    let ctx = Context::new(token, config.protect_reads, config.metrics_per_ip);
     log::info!(
         "banwatch {} listening on http://{} for fail2ban at {} (writes {})",
         env!("CARGO_PKG_VERSION"),

@@ -5,27 +5,8 @@
 use std::fmt::Write;
 use std::time::SystemTime;
 
-use crate::api::Context;
+use crate::context::Context;
 use crate::state::{BanList, Health, State};
-
-/// Counters of HTTP answers by status code, kept by the loop.
-#[derive(Debug, Default, Clone)]
-pub struct HttpStats {
-    /// (status code, count), few distinct codes so a small Vec.
-    pub by_code: Vec<(u16, u64)>,
-}
-
-impl HttpStats {
-    pub fn count(&mut self, code: u16) {
-        match self.by_code.iter_mut().find(|(c, _)| *c == code) {
-            Some((_, n)) => *n += 1,
-            None => {
-                self.by_code.push((code, 1));
-                self.by_code.sort_unstable();
-            }
-        }
-    }
-}
 
 /// Escape a label value: backslash, double quote and newline.
 pub fn escape_label(value: &str) -> String {

@@ -1,48 +1,78 @@
 //! Decoded pickle values as JSON, the way Python's `json.dumps` would write them: what
 //! `banwatch query` prints and how replies are quoted in error messages. It lives outside the
-//! codec so that decoding fail2ban's replies does not depend on a JSON library.
+//! codec so that decoding fail2ban's replies does not depend on JSON; it writes with `crate::json`.
 
 use crate::fail2ban::pickle::Value;
 use crate::fail2ban::replies::ServerError;
+use crate::json::{self, List, Obj};
 
 /// jq-friendly JSON: tuples and lists as arrays, dicts as objects (keys as text), big ints as
 /// strings of digits, class references as `{"global": "module.name"}`, calls of a class (how
-/// exceptions arrive) as `{"class": name, "args": [...]}`.
-pub fn to_json(value: &Value) -> serde_json::Value {
-    use serde_json::Value as J;
+/// exceptions arrive) as `{"class": name, "args": [...]}`. Object keys come out sorted, a
+/// repeated key with its last value (the map serde_json built did that).
+pub fn to_json(value: &Value) -> String {
+    let mut out = Vec::new();
+    write(&mut out, value);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// `to_json`, appended to `out`.
+pub fn write(out: &mut Vec<u8>, value: &Value) {
     match value {
-        Value::None => J::Null,
-        Value::Bool(b) => J::Bool(*b),
-        Value::Int(n) => J::from(*n),
-        Value::BigInt(s) => J::String(s.clone()),
-        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
-        Value::Str(s) => J::String(s.clone()),
-        Value::Bytes(b) => J::String(String::from_utf8_lossy(b).into_owned()),
-        Value::List(v) | Value::Tuple(v) => J::Array(v.iter().map(to_json).collect()),
-        Value::Dict(pairs) => J::Object(
-            pairs
-                .iter()
-                .map(|(k, v)| (key_text(k), to_json(v)))
-                .collect(),
-        ),
+        Value::None => out.extend_from_slice(b"null"),
+        Value::Bool(b) => json::bool(out, *b),
+        Value::Int(n) => json::int(out, *n),
+        Value::BigInt(s) | Value::Str(s) => json::str(out, s),
+        Value::Float(f) if f.is_finite() => out.extend_from_slice(python_float_repr(*f).as_bytes()),
+        Value::Float(_) => out.extend_from_slice(b"null"),
+        Value::Bytes(b) => json::str(out, &String::from_utf8_lossy(b)),
+        Value::List(v) | Value::Tuple(v) => items(out, v),
+        Value::Dict(pairs) => {
+            let mut keyed: Vec<(String, &Value)> =
+                pairs.iter().map(|(k, v)| (key_text(k), v)).collect();
+            // Stable: among equal keys the last stays last, and only it is written.
+            keyed.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut obj = Obj::new(out);
+            for (i, (k, v)) in keyed.iter().enumerate() {
+                if keyed.get(i + 1).is_some_and(|next| next.0 == *k) {
+                    continue;
+                }
+                write(obj.key(k), v);
+            }
+            obj.end();
+        }
         Value::Global { module, name } => {
-            serde_json::json!({ "global": format!("{module}.{name}") })
+            Obj::new(out)
+                .str("global", &format!("{module}.{name}"))
+                .end();
         }
         Value::Call { callable, args } => {
-            let args: Vec<J> = args.iter().map(to_json).collect();
+            let mut obj = Obj::new(out);
+            items(obj.key("args"), args);
             match callable.as_ref() {
                 Value::Global { name, .. } => {
-                    serde_json::json!({ "class": name, "args": args })
+                    obj.str("class", name);
                 }
-                other => serde_json::json!({ "call": to_json(other), "args": args }),
+                other => write(obj.key("call"), other),
             }
+            obj.end();
         }
     }
 }
 
-/// A server error (an exception reply) as `{"class": name, "args": [...]}`.
-pub fn server_error(e: &ServerError) -> serde_json::Value {
-    serde_json::json!({ "class": e.class, "args": e.args.iter().map(to_json).collect::<Vec<_>>() })
+fn items(out: &mut Vec<u8>, values: &[Value]) {
+    let mut list = List::new(out);
+    for v in values {
+        write(list.item(), v);
+    }
+    list.end();
+}
+
+/// A server error (an exception reply) as `{"args": [...], "class": name}`.
+pub fn server_error(out: &mut Vec<u8>, e: &ServerError) {
+    let mut obj = Obj::new(out);
+    items(obj.key("args"), &e.args);
+    obj.str("class", &e.class).end();
 }
 
 /// A dict key as JSON object key text, as Python's `json.dumps` writes it.
@@ -54,7 +84,7 @@ fn key_text(key: &Value) -> String {
         Value::Int(n) => n.to_string(),
         Value::BigInt(s) => s.clone(),
         Value::Float(f) => python_float_repr(*f),
-        other => to_json(other).to_string(),
+        other => to_json(other),
     }
 }
 

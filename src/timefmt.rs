@@ -41,14 +41,43 @@ pub fn rfc3339(t: SystemTime) -> String {
 
 /// RFC 3339 of unix seconds.
 pub fn rfc3339_unix(secs: i64) -> String {
+    let mut out = Vec::with_capacity(22);
+    write_rfc3339_unix(&mut out, secs);
+    String::from_utf8_lossy(&out[1..out.len() - 1]).into_owned()
+}
+
+/// `"2026-11-22T14:00:00Z"`, quoted for JSON, appended without `core::fmt`.
+pub fn write_rfc3339(out: &mut Vec<u8>, t: SystemTime) {
+    write_rfc3339_unix(out, unix(t));
+}
+
+/// `"2026-11-22T14:00:00Z"` of unix seconds, quoted for JSON. Years RFC 3339 cannot hold
+/// (a permanent ban's far expiry) keep all their digits, as before.
+pub fn write_rfc3339_unix(out: &mut Vec<u8>, secs: i64) {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    let two = |out: &mut Vec<u8>, n: u32| {
+        out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8])
+    };
+    out.push(b'"');
+    if (0..=9999).contains(&y) {
+        two(out, y as u32 / 100);
+        two(out, y as u32 % 100);
+    } else {
+        use std::io::Write;
+        let _ = write!(out, "{y:04}");
+    }
+    out.push(b'-');
+    two(out, m);
+    out.push(b'-');
+    two(out, d);
+    out.push(b'T');
+    two(out, (rem / 3600) as u32);
+    out.push(b':');
+    two(out, (rem / 60 % 60) as u32);
+    out.push(b':');
+    two(out, (rem % 60) as u32);
+    out.extend_from_slice(b"Z\"");
 }
 
 /// `Sun, 22 Nov 2026 14:00:00 GMT`.
@@ -114,6 +143,11 @@ mod tests {
         assert_eq!(rfc3339_unix(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339_unix(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339_unix(253_402_300_799), "9999-12-31T23:59:59Z");
+        assert_eq!(rfc3339_unix(253_402_300_800), "10000-01-01T00:00:00Z");
+        assert_eq!(rfc3339_unix(-62_135_596_801), "0000-12-31T23:59:59Z");
+        let mut out = Vec::new();
+        write_rfc3339(&mut out, t);
+        assert_eq!(out, b"\"2026-11-22T14:00:00Z\"");
     }
 
     #[test]

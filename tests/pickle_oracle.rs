@@ -10,8 +10,13 @@ use std::process::{Command, Stdio};
 use banwatch::fail2ban::pickle::{
     decode, encode_command, scan, NotFast, StrListReader, Value, TERMINATOR,
 };
-use banwatch::pyjson::to_json;
 use serde_json::Value as Json;
+
+/// banwatch's JSON text of a value, read back: it must be valid JSON to compare at all.
+fn to_json(value: &Value) -> Json {
+    let text = banwatch::pyjson::to_json(value);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
 
 const ORACLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/pickle_oracle.py");
 

@@ -24,7 +24,7 @@ impl fmt::Display for ServerError {
             .iter()
             .map(|a| match a {
                 Value::Str(s) => format!("'{s}'"),
-                other => crate::pyjson::to_json(other).to_string(),
+                other => crate::pyjson::to_json(other),
             })
             .collect();
         write!(f, "{}: {}", self.class, args.join(", "))
@@ -48,7 +48,7 @@ impl fmt::Display for ShapeError {
 impl std::error::Error for ShapeError {}
 
 fn shape(expected: &'static str, got: &Value) -> ShapeError {
-    let mut text = crate::pyjson::to_json(got).to_string();
+    let mut text = crate::pyjson::to_json(got);
     if text.len() > 120 {
         let mut end = 117;
         while !text.is_char_boundary(end) {
@@ -103,7 +103,7 @@ fn exception(v: Value) -> ServerError {
         Value::Call { callable, args } => match *callable {
             Value::Global { name, .. } => ServerError { class: name, args },
             other => ServerError {
-                class: crate::pyjson::to_json(&other).to_string(),
+                class: crate::pyjson::to_json(&other),
                 args,
             },
         },

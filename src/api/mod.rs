@@ -3,25 +3,26 @@
 //! command tagged with the connection (`Outcome::Command`) or wait for a shared fetch
 //! (`Outcome::Wait`, re-run when the state changes).
 
+mod views;
+
 use std::net::IpAddr;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
-use serde_json::{json, Value as Json};
-
+use crate::context::Context;
 use crate::fail2ban::pickle::Value;
 use crate::fail2ban::{replies, Error};
 use crate::http::{Request, Response};
+use crate::json::{self, Obj};
 use crate::metrics;
-use crate::state::{Ban, BansView, Health, State, Tag};
-use crate::timefmt::{rfc3339, rfc3339_unix};
+use crate::state::{BansView, Health, State, Tag};
 
 /// Largest `page_size` a client may ask for.
 pub const MAX_PAGE_SIZE: usize = 500;
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 
-const INDEX_HTML: &str = include_str!("../assets/index.html");
-const APP_JS: &str = include_str!("../assets/app.js");
-const APP_CSS: &str = include_str!("../assets/app.css");
+const INDEX_HTML: &str = include_str!("../../assets/index.html");
+const APP_JS: &str = include_str!("../../assets/app.js");
+const APP_CSS: &str = include_str!("../../assets/app.css");
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// What the router decided.
@@ -41,20 +42,10 @@ pub enum Pending {
     BannedIp { ip: String },
 }
 
-/// Per-process facts the router needs besides `State`.
-pub struct Context {
-    /// The bearer token; `None` means writes are disabled.
-    pub token: Option<Vec<u8>>,
-    pub protect_reads: bool,
-    pub metrics_per_ip: usize,
-    pub stats: metrics::HttpStats,
-    pub open_connections: usize,
-}
-
 pub fn route(
     req: &Request,
     state: &mut State,
-    ctx: &Context,
+    ctx: &mut Context,
     conn: u64,
     asked_at: Instant,
 ) -> Outcome {
@@ -69,9 +60,12 @@ pub fn route(
     match (method, seg.as_slice()) {
         (_, [] | ["app.js"] | ["app.css"]) if read => respond(asset(req, &seg)),
         (_, ["livez"]) if read => respond(
-            Response::json(200, &json!({"status": "pass"})).header("Cache-Control", "no-store"),
+            Response::new(200, "application/json", &b"{\"status\":\"pass\"}\n"[..])
+                .header("Cache-Control", "no-store"),
         ),
-        (_, ["health"] | ["readyz"] | ["api", "health"]) if read => respond(health(state)),
+        (_, ["health"] | ["readyz"] | ["api", "health"]) if read => {
+            respond(views::health(state, ctx))
+        }
         (_, ["metrics"]) if read => respond(check_read(req, ctx).unwrap_or_else(|| {
             Response::new(
                 200,
@@ -80,14 +74,17 @@ pub fn route(
             )
         })),
         (_, ["api", "v1", "status"]) if read => {
-            respond(check_read(req, ctx).unwrap_or_else(|| status(state, ctx)))
+            respond(check_read(req, ctx).unwrap_or_else(|| views::status(state, ctx)))
         }
         (_, ["api", "v1", "jails"]) if read => {
-            respond(check_read(req, ctx).unwrap_or_else(|| jails(req, state)))
+            respond(check_read(req, ctx).unwrap_or_else(|| views::jails(req, state)))
         }
-        (_, ["api", "v1", "jails", jail]) if read => {
-            respond(check_read(req, ctx).unwrap_or_else(|| jail_detail(state, jail)))
-        }
+        (_, ["api", "v1", "jails", jail]) if read => respond(check_read(req, ctx).unwrap_or_else(
+            || match state.jail(jail) {
+                Some(j) => views::jail_detail(state, j),
+                None => no_such_jail(state, jail),
+            },
+        )),
         (_, ["api", "v1", "jails", jail, "bans"]) if read => match check_read(req, ctx) {
             Some(r) => respond(r),
             None => bans(req, state, jail, asked_at),
@@ -250,91 +247,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// The health answer. Written directly rather than through `serde_json::Value`: it is the
-/// endpoint monitors hammer, and the only dynamic strings are escaped with `json_str`.
-fn health(state: &State) -> Response {
-    let checked_at = state
-        .checked_at
-        .map_or("null".to_string(), |t| format!("\"{}\"", rfc3339(t)));
-    let (code, body) = match state.health {
-        Health::Online => (
-            200,
-            format!(
-                "{{\"status\":\"pass\",\"fail2ban\":\"online\",\"version\":{},\"jails\":{},\"checked_at\":{checked_at}}}\n",
-                state.version.as_deref().map_or("null".to_string(), json_str),
-                state.jails.len()
-            ),
-        ),
-        health => (
-            503,
-            format!(
-                "{{\"status\":\"fail\",\"fail2ban\":\"{}\",\"error\":{},\"since\":\"{}\",\"checked_at\":{checked_at}}}\n",
-                health.as_str(),
-                json_str(state.error.as_deref().unwrap_or("no probe of fail2ban has finished yet")),
-                rfc3339(state.since)
-            ),
-        ),
-    };
-    let resp = Response::new(code, "application/health+json", body.into_bytes())
-        .header("Cache-Control", "no-store");
-    if code == 503 {
-        resp.header("Retry-After", state.interval.as_secs().max(1).to_string())
-    } else {
-        resp
-    }
-}
-
-/// A JSON string literal.
-fn json_str(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "null".into())
-}
-
-fn status(state: &State, ctx: &Context) -> Response {
-    let [cf, tf, cb, tb] = state.totals();
-    let events: Vec<Json> = state
-        .events
-        .iter()
-        .rev()
-        .map(|e| json!({"at": rfc3339(e.at), "kind": e.kind, "reason": e.reason, "suspected_cause": e.suspected_cause}))
-        .collect();
-    let pending = state.pending_recovery.as_ref().map(|p| {
-        json!({"write": p.write.what, "at": rfc3339(p.write.at), "offline_at": rfc3339(p.offline_at)})
-    });
-    let uptime = SystemTime::now()
-        .duration_since(state.started_at)
-        .map_or(0, |d| d.as_secs());
-    Response::json(
-        200,
-        &json!({
-            "fail2ban": {
-                "state": state.health.as_str(),
-                "online": state.health == Health::Online,
-                "version": state.version,
-                "since": rfc3339(state.since),
-                "error": state.error,
-                "checked_at": state.checked_at.map(rfc3339),
-            },
-            "jails": state.jails.iter().map(|j| j.name.as_str()).collect::<Vec<_>>(),
-            "totals": {"currently_failed": cf, "total_failed": tf, "currently_banned": cb, "total_banned": tb},
-            "events": events,
-            "pending_recovery": pending,
-            "banwatch": {
-                "version": env!("CARGO_PKG_VERSION"),
-                "uptime_s": uptime,
-                "interval_s": state.interval.as_secs_f64(),
-                "writes_enabled": ctx.token.is_some(),
-                "reads_protected": ctx.protect_reads,
-                "fail2ban_commands": state.client.commands_sent,
-                "ban_list_fetches": state.ban_list_fetches,
-                "probe_duration_s": state.last_probe_duration.map(|d| d.as_secs_f64()),
-            },
-        }),
-    )
-    .header("Cache-Control", "no-store")
-}
-
 /// `(page, page_size)` from the query, or a 400 response.
-fn pagination(req: &Request) -> Result<(usize, usize), Response> {
+pub(crate) fn pagination(req: &Request) -> Result<(usize, usize), Response> {
     let parse = |name: &str, default: usize, max: usize| match query_param(req, name) {
         None | Some("") => Ok(default),
         Some(v) => match v.parse::<usize>() {
@@ -349,34 +263,6 @@ fn pagination(req: &Request) -> Result<(usize, usize), Response> {
         parse("page", 1, 1_000_000_000)?,
         parse("page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?,
     ))
-}
-
-fn page_of<T>(items: &[T], page: usize, page_size: usize, f: impl Fn(&T) -> Json) -> Json {
-    let total = items.len();
-    let start = (page - 1).saturating_mul(page_size).min(total);
-    let end = start.saturating_add(page_size).min(total);
-    json!({
-        "items": items[start..end].iter().map(f).collect::<Vec<_>>(),
-        "pagination": {"page": page, "page_size": page_size, "total": total, "total_pages": total.div_ceil(page_size)},
-    })
-}
-
-fn jail_summary(j: &crate::state::Jail) -> Json {
-    let s = j.status.as_ref();
-    json!({
-        "name": j.name,
-        "currently_failed": s.map(|s| s.currently_failed),
-        "total_failed": s.map(|s| s.total_failed),
-        "currently_banned": s.map(|s| s.currently_banned),
-        "total_banned": s.map(|s| s.total_banned),
-    })
-}
-
-fn jails(req: &Request, state: &State) -> Response {
-    match pagination(req) {
-        Ok((page, size)) => Response::json(200, &page_of(&state.jails, page, size, jail_summary)),
-        Err(r) => r,
-    }
 }
 
 fn no_such_jail(state: &State, jail: &str) -> Response {
@@ -398,36 +284,19 @@ fn names(state: &State) -> String {
         .join(", ")
 }
 
-fn offline(state: &State) -> Response {
+/// The one rule for asking fail2ban on a client's behalf (writes, `banned`): only when it
+/// answered the last probe; else the offline 503, which says why.
+fn not_online(state: &State) -> Option<Response> {
+    (state.health != Health::Online).then(|| offline(state))
+}
+
+pub(crate) fn offline(state: &State) -> Response {
     let why = state
         .error
         .as_deref()
         .unwrap_or("no probe of fail2ban has finished yet");
     Response::error(503, &format!("fail2ban is offline: {why}"))
         .header("Retry-After", state.interval.as_secs().max(1).to_string())
-}
-
-fn jail_detail(state: &State, jail: &str) -> Response {
-    let Some(j) = state.jail(jail) else {
-        return no_such_jail(state, jail);
-    };
-    let mut body = jail_summary(j);
-    let s = j.status.as_ref();
-    body["bantime"] = json!(j.settings.bantime);
-    body["findtime"] = json!(j.settings.findtime);
-    body["maxretry"] = json!(j.settings.maxretry);
-    body["files"] = json!(s.map(|s| &s.files));
-    body["journal_matches"] = json!(s.map(|s| &s.journal_matches));
-    Response::json(200, &body)
-}
-
-fn ban_json(b: &Ban) -> Json {
-    json!({
-        "ip": b.host.to_string(),
-        "banned_at": b.banned_at().map(rfc3339_unix),
-        "ban_seconds": b.ban_seconds(),
-        "expires_at": b.expires_at().map(rfc3339_unix),
-    })
 }
 
 fn bans(req: &Request, state: &mut State, jail: &str, asked_at: Instant) -> Outcome {
@@ -438,10 +307,12 @@ fn bans(req: &Request, state: &mut State, jail: &str, asked_at: Instant) -> Outc
     if state.jail(jail).is_none() {
         return Outcome::Respond(no_such_jail(state, jail));
     }
+    let age = match views::freshness(state) {
+        Ok(age) => age,
+        Err(r) => return Outcome::Respond(r),
+    };
     match state.bans(jail, asked_at, Instant::now()) {
-        BansView::Ready(bans) => {
-            Outcome::Respond(Response::json(200, &page_of(bans, page, size, ban_json)))
-        }
+        BansView::Ready(bans) => Outcome::Respond(views::bans_page(bans, page, size, age)),
         BansView::Wait => Outcome::Wait,
         BansView::Failed(e) => Outcome::Respond(error_response(e)),
         BansView::Offline => Outcome::Respond(offline(state)),
@@ -503,17 +374,15 @@ fn write(
     }
     let ip_text = match ip {
         Some(ip) => ip.to_string(),
-        None => match serde_json::from_slice::<Json>(&req.body) {
-            Ok(Json::Object(map)) => match map.get("ip") {
-                Some(Json::String(s)) => s.clone(),
-                _ => {
-                    return Outcome::Respond(Response::error(
-                        400,
-                        "the body must be {\"ip\": \"<address or CIDR>\"}",
-                    ))
-                }
-            },
-            _ => {
+        None => match json::object_str_member(&req.body, "ip") {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                return Outcome::Respond(Response::error(
+                    400,
+                    "the body must be {\"ip\": \"<address or CIDR>\"}",
+                ))
+            }
+            Err(json::NotJson) => {
                 return Outcome::Respond(Response::error(
                     400,
                     "the body must be JSON: {\"ip\": \"<address or CIDR>\"}",
@@ -525,8 +394,8 @@ fn write(
         Ok(ip) => ip,
         Err(msg) => return Outcome::Respond(Response::error(400, &msg)),
     };
-    if state.health != Health::Online {
-        return Outcome::Respond(offline(state));
+    if let Some(offline) = not_online(state) {
+        return Outcome::Respond(offline);
     }
     if state.jail(jail).is_none() {
         return Outcome::Respond(no_such_jail(state, jail));
@@ -559,8 +428,8 @@ fn banned_ip(state: &mut State, conn: u64, ip: &str) -> Outcome {
         Ok(ip) => ip,
         Err(msg) => return Outcome::Respond(Response::error(400, &msg)),
     };
-    if state.health == Health::Offline {
-        return Outcome::Respond(offline(state));
+    if let Some(offline) = not_online(state) {
+        return Outcome::Respond(offline);
     }
     match state
         .client
@@ -588,16 +457,27 @@ pub fn finish(pending: &Pending, result: Result<Value, Error>, state: &mut State
             state.note_write(format!("{verb} {ip} in {jail}"));
             state.refresh_jail(jail);
             log::info!("{verb} {ip} in {jail}: fail2ban answered {n}");
+            let mut body = Vec::with_capacity(96);
+            let mut obj = Obj::new(&mut body);
             if ban {
-                Response::json(201, &json!({"jail": jail, "ip": ip, "banned": n > 0}))
-            } else {
-                Response::json(200, &json!({"jail": jail, "ip": ip, "unbanned": n > 0}))
+                obj.bool("banned", n > 0);
             }
+            obj.str("ip", ip).str("jail", jail);
+            if !ban {
+                obj.bool("unbanned", n > 0);
+            }
+            obj.end();
+            Response::json(if ban { 201 } else { 200 }, body)
         }
         Pending::BannedIp { ip } => match replies::banned_ips(&value) {
             Ok(lists) => {
                 let jails = lists.into_iter().next().unwrap_or_default();
-                Response::json(200, &json!({"ip": ip, "jails": jails}))
+                let mut body = Vec::with_capacity(64);
+                let mut obj = Obj::new(&mut body);
+                obj.str("ip", ip);
+                json::strs(obj.key("jails"), jails.iter().map(String::as_str));
+                obj.end();
+                Response::json(200, body)
             }
             Err(e) => error_response(&Error::Shape(e)),
         },
