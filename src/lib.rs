@@ -14,6 +14,7 @@ pub mod event_loop;
 pub mod fail2ban;
 pub mod http;
 pub mod json;
+pub mod logger;
 pub mod metrics;
 pub mod pyjson;
 pub mod sd_notify;

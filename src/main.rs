@@ -72,9 +72,7 @@ fn query(socket: &std::path::Path, args: Vec<String>, timeout: std::time::Durati
 }
 
 fn serve(config: ServeConfig) -> Result<(), String> {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .format_timestamp_secs()
-        .init();
+    banwatch::logger::init();
     let token = match &config.token_file {
         Some(path) => Some(banwatch::token::read_token_file(path)?),
         None => None,
