@@ -161,10 +161,11 @@ async function refresh() {
   clearTimeout(timer);
   try {
     const [s, j] = await Promise.all([api("/api/v1/status"), api("/api/v1/jails?page_size=500")]);
-    if (s.ok && j.ok) {
+    if (s.ok) {
       status = s.body;
       renderState(status);
-      renderJails(j.body.items);
+      // Offline with nothing known yet, the jail list is a 503: the state still shows.
+      renderJails(j.ok ? j.body.items : []);
       await renderBans();
     }
     backoff = 0;

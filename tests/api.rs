@@ -428,3 +428,62 @@ fn ten_thousand_bans_page_correctly_and_jails_stay_fast() {
     want.sort();
     assert_eq!(seen, want, "every ban exactly once across the pages");
 }
+
+/// The read endpoints that show fail2ban's data (issue 13, item 8).
+const DATA_READS: [&str; 4] = [
+    "/api/v1/jails",
+    "/api/v1/jails/sshd",
+    "/api/v1/jails/sshd/bans",
+    "/api/v1/status",
+];
+
+#[test]
+fn offline_reads_are_marked_stale_or_refused_never_empty() {
+    // fail2ban answered once, then stopped: the last known data, marked stale with its age.
+    let mut f2b = Fail2ban::start(&["sshd"]);
+    f2b.ban_by_failures("sshd", "203.0.113.7");
+    let bw = Banwatch::start(f2b.socket(), &["--interval", "1"]);
+    online(&bw);
+    bw.wait_for("/api/v1/jails/sshd/bans", Duration::from_secs(5), |c, b| {
+        c == 200 && b.contains("203.0.113.7")
+    });
+    for path in DATA_READS {
+        let (code, v) = bw.json(path);
+        assert_eq!(code, 200, "{path}: {v}");
+        assert!(v.get("stale").is_none(), "online {path} is not stale: {v}");
+    }
+    let socket = f2b.socket().to_path_buf();
+    f2b.stop();
+    bw.wait_for("/health", Duration::from_secs(10), |c, _| c == 503);
+    std::thread::sleep(Duration::from_millis(1100));
+    for path in DATA_READS {
+        let (code, v) = bw.json(path);
+        assert_eq!(code, 200, "{path}: {v}");
+        assert_eq!(v["stale"], true, "offline {path}: {v}");
+        assert!(v["age_s"].as_u64().is_some_and(|a| a >= 1), "{path}: {v}");
+    }
+    let (code, b) = bw.json("/api/v1/bans/203.0.113.7");
+    assert_eq!(code, 503, "{b}");
+
+    // Started while fail2ban is stopped: nothing is known, so 503 with the reason, never an
+    // empty list.
+    let never = Banwatch::start(&socket, &["--interval", "1"]);
+    never.wait_for("/health", Duration::from_secs(10), |c, _| c == 503);
+    for path in [
+        "/api/v1/jails",
+        "/api/v1/jails/sshd",
+        "/api/v1/jails/sshd/bans",
+        "/api/v1/bans/203.0.113.7",
+    ] {
+        let (code, v) = never.json(path);
+        assert_eq!(code, 503, "{path}: {v}");
+        let error = v["error"].as_str().unwrap_or_default();
+        assert!(
+            error.starts_with("fail2ban is offline: ") && error.contains("socket"),
+            "{path}: {v}"
+        );
+    }
+    let (code, s) = never.json("/api/v1/status");
+    assert_eq!((code, s["fail2ban"]["online"].clone()), (200, json!(false)));
+    assert_eq!(s["stale"], true, "{s}");
+}

@@ -14,7 +14,7 @@ use crate::fail2ban::{replies, Error};
 use crate::http::{Request, Response};
 use crate::json::{self, Obj};
 use crate::metrics;
-use crate::state::{BansView, Health, State, Tag};
+use crate::state::{BanList, BansView, Health, State, Tag};
 
 /// Largest `page_size` a client may ask for.
 pub const MAX_PAGE_SIZE: usize = 500;
@@ -304,13 +304,18 @@ fn bans(req: &Request, state: &mut State, jail: &str, asked_at: Instant) -> Outc
         Ok(p) => p,
         Err(r) => return Outcome::Respond(r),
     };
-    if state.jail(jail).is_none() {
+    let Some(j) = state.jail(jail) else {
         return Outcome::Respond(no_such_jail(state, jail));
-    }
+    };
     let age = match views::freshness(state) {
         Ok(age) => age,
         Err(r) => return Outcome::Respond(r),
     };
+    // Offline, the last list fetched is served (marked stale) however old: it cannot be
+    // refreshed, and a 503 would hide what is known.
+    if let (Some(_), BanList::Ready { bans, .. }) = (age, &j.bans) {
+        return Outcome::Respond(views::bans_page(bans, page, size, age));
+    }
     match state.bans(jail, asked_at, Instant::now()) {
         BansView::Ready(bans) => Outcome::Respond(views::bans_page(bans, page, size, age)),
         BansView::Wait => Outcome::Wait,
