@@ -130,6 +130,8 @@ pub fn render(state: &State, ctx: &Context) -> String {
             }
         }
     }
+    // Like the per-jail series, per-IP ones are absent while fail2ban is down: a cached ban
+    // list would otherwise report bans nobody can confirm.
     if ctx.metrics_per_ip > 0 {
         family(
             &mut out,
@@ -137,7 +139,7 @@ pub fn render(state: &State, ctx: &Context) -> String {
             "gauge",
             "Banned IPs, at most --metrics-per-ip per jail, from the last ban-list fetch.",
         );
-        for j in &state.jails {
+        for j in state.jails.iter().filter(|_| up) {
             if let BanList::Ready { bans, .. } = &j.bans {
                 for b in bans.iter().take(ctx.metrics_per_ip) {
                     let _ = writeln!(

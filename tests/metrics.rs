@@ -141,8 +141,13 @@ fn metrics_are_promtool_clean_and_exporter_compatible() {
 #[test]
 fn offline_metrics_say_down_and_count_errors() {
     let mut f2b = Fail2ban::start(&["sshd"]);
-    let bw = Banwatch::start(f2b.socket(), &["--interval", "1"]);
+    f2b.ban_by_failures("sshd", "203.0.113.7");
+    let bw = Banwatch::start(f2b.socket(), &["--interval", "1", "--metrics-per-ip", "5"]);
     bw.wait_for("/health", Duration::from_secs(10), |c, _| c == 200);
+    // A fetched ban list stays cached after fail2ban stops; its per-IP series must not.
+    bw.wait_for("/api/v1/jails/sshd/bans", Duration::from_secs(5), |_, b| {
+        b.contains("203.0.113.7")
+    });
     f2b.stop();
     let (_, text) = bw.wait_for("/metrics", Duration::from_secs(5), |_, b| {
         b.contains("\nf2b_up 0\n")
@@ -156,6 +161,10 @@ fn offline_metrics_say_down_and_count_errors() {
     assert!(
         !text.contains("f2b_jail_banned_current{"),
         "no stale per-jail series while down: {text}"
+    );
+    assert!(
+        !text.contains("f2b_banned_ip{"),
+        "no stale per-IP series while down: {text}"
     );
 }
 
