@@ -11,7 +11,7 @@ const MAX_DIRECTIVES: usize = 16;
 
 struct Stderr {
     default: LevelFilter,
-    /// (module prefix, level), longest prefix first.
+    /// (module prefix, level); the longest matching prefix applies.
     modules: Vec<(String, LevelFilter)>,
 }
 
@@ -33,19 +33,20 @@ fn parse(spec: &str) -> (LevelFilter, Vec<(String, LevelFilter)>) {
             }
         }
     }
-    modules.sort_by_key(|(m, _)| std::cmp::Reverse(m.len()));
     (default, modules)
 }
 
 impl Stderr {
     fn level(&self, target: &str) -> LevelFilter {
+        // A scan rather than a sorted list: a sort instantiation costs ~3 KB of code.
         self.modules
             .iter()
-            .find(|(m, _)| {
+            .filter(|(m, _)| {
                 target
                     .strip_prefix(m.as_str())
                     .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
             })
+            .max_by_key(|(m, _)| m.len())
             .map_or(self.default, |(_, l)| *l)
     }
 }
@@ -95,7 +96,7 @@ mod tests {
         assert_eq!(logger("TRACE").level("x"), LevelFilter::Trace);
         assert_eq!(logger("off").level("x"), LevelFilter::Off);
         assert_eq!(logger("bogus").level("x"), LevelFilter::Info);
-        let l = logger("warn,banwatch=info,banwatch::event_loop=debug");
+        let l = logger("warn,banwatch::event_loop=debug,banwatch=info");
         assert_eq!(l.level("banwatch::event_loop"), LevelFilter::Debug);
         assert_eq!(l.level("banwatch::state"), LevelFilter::Info);
         assert_eq!(l.level("banwatchx"), LevelFilter::Warn);
