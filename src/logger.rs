@@ -72,10 +72,7 @@ impl Log for Stderr {
 /// Install the logger with the levels of `RUST_LOG` (`info` when unset).
 pub fn init() {
     let (default, modules) = parse(&std::env::var("RUST_LOG").unwrap_or_default());
-    let max = modules
-        .iter()
-        .map(|(_, l)| *l)
-        .fold(default, Ord::max);
+    let max = modules.iter().map(|(_, l)| *l).fold(default, Ord::max);
     if log::set_boxed_logger(Box::new(Stderr { default, modules })).is_ok() {
         log::set_max_level(max);
     }
