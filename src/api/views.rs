@@ -281,3 +281,52 @@ pub fn bans_page(bans: &[Ban], page: usize, size: usize, age: Option<u64>) -> Re
         obj.str("ip", &b.host.to_string()).end();
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn state() -> State {
+        let client = crate::fail2ban::client::Client::new(
+            "/nonexistent/f2b.sock".into(),
+            Duration::from_secs(1),
+            1024,
+        );
+        State::new(client, Duration::from_secs(5), Instant::now())
+    }
+
+    #[test]
+    fn health_bytes_are_written_once_per_state_change() {
+        let mut state = state();
+        let mut ctx = Context::new(None, false, 0);
+        let first = health(&state, &mut ctx);
+        assert_eq!(first.status, 503);
+        let built = ctx.health.as_ref().unwrap().body.as_ptr();
+        let again = health(&state, &mut ctx);
+        assert_eq!(again.body, first.body);
+        assert_eq!(
+            ctx.health.as_ref().unwrap().body.as_ptr(),
+            built,
+            "an unchanged state reuses the written bytes"
+        );
+        state.health = Health::Online;
+        state.version = Some("1.0.2".into());
+        let online = health(&state, &mut ctx);
+        assert_eq!(online.status, 200);
+        let text = String::from_utf8(online.body.to_vec()).unwrap();
+        assert!(
+            text.starts_with(
+                "{\"status\":\"pass\",\"fail2ban\":\"online\",\"version\":\"1.0.2\",\"jails\":0,\"checked_at\":null}"
+            ),
+            "{text}"
+        );
+        state.checked_at = Some(SystemTime::UNIX_EPOCH);
+        let checked = health(&state, &mut ctx);
+        assert!(
+            String::from_utf8_lossy(&checked.body)
+                .contains("\"checked_at\":\"1970-01-01T00:00:00Z\""),
+            "a new probe time is shown"
+        );
+    }
+}
