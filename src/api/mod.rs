@@ -1,7 +1,7 @@
-//! Routing and JSON: one `match` over (method, path), the auth rules, and the mapping from
-//! errors to status codes. Handlers read `State`; those that need fail2ban either submit a
-//! command tagged with the connection (`Outcome::Command`) or wait for a shared fetch
-//! (`Outcome::Wait`, re-run when the state changes).
+//! Routing: one `match` over (method, path), the auth rules, the writes, and the mapping from
+//! errors to status codes; the read endpoints' JSON is in `views`. Handlers read `State`; those
+//! that need fail2ban either submit a command tagged with the connection (`Outcome::Command`)
+//! or wait for a shared fetch (`Outcome::Wait`, re-run when the state changes).
 
 mod views;
 
