@@ -16,6 +16,7 @@ use crate::fail2ban::client::{Client, Completion};
 use crate::fail2ban::pickle::{NotFast, StrListReader, Value};
 use crate::fail2ban::replies::{self, JailStatus, ServerStatus};
 use crate::fail2ban::Error;
+use crate::history::History;
 
 /// Transitions kept for `/api/v1/status`.
 pub const MAX_EVENTS: usize = 50;
@@ -271,6 +272,8 @@ pub struct State {
     pub last_probe_duration: Option<Duration>,
     /// Ban-list commands sent (coalescing is observable here).
     pub ban_list_fetches: u64,
+    /// Bans and failures per time bucket, fed by every probe that ends online.
+    pub history: History,
 }
 
 impl State {
@@ -296,6 +299,7 @@ impl State {
             probe_outstanding: 0,
             last_probe_duration: None,
             ban_list_fetches: 0,
+            history: History::default(),
         }
     }
 
@@ -527,7 +531,19 @@ impl State {
         if self.probe_outstanding == 0 {
             if let Some(started) = self.probe_started.take() {
                 self.last_probe_duration = Some(now.saturating_duration_since(started));
-                self.checked_at = Some(SystemTime::now());
+                let checked_at = SystemTime::now();
+                self.checked_at = Some(checked_at);
+                if self.health == Health::Online {
+                    let totals: Vec<(&str, u64, u64)> = self
+                        .jails
+                        .iter()
+                        .filter_map(|j| {
+                            let s = j.status.as_ref()?;
+                            Some((j.name.as_str(), s.total_banned, s.total_failed))
+                        })
+                        .collect();
+                    self.history.record(checked_at, &totals);
+                }
             }
         }
     }
