@@ -417,7 +417,10 @@ mod tests {
         h.record(at(0), &totals);
         assert_eq!(h.jails.len(), MAX_HISTORY_JAILS);
         // README "Limits and guarantees": at most 190 KB for 50 jails.
-        eprintln!("history heap bytes for {MAX_HISTORY_JAILS} jails: {}", h.heap_bytes());
+        eprintln!(
+            "history heap bytes for {MAX_HISTORY_JAILS} jails: {}",
+            h.heap_bytes()
+        );
         assert!(h.heap_bytes() <= 190 * 1024, "{}", h.heap_bytes());
         // The unlisted ones leave room for new jails as they go.
         h.record(at(300), &[("new", 0, 0)]);
