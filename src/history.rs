@@ -7,9 +7,16 @@
 //!
 //! Memory: `MAX_HISTORY_JAILS` jails x (288 + 168) buckets x 2 counts x 4 bytes, allocated once
 //! per tracked jail (3,648 bytes of buckets each; `heap_bytes` counts them). A jail not seen by
-//! a probe for 7 days is dropped. Out of scope: persistence across restarts.
+//! a probe for 7 days is dropped.
+//!
+//! With `--state-file PATH` the history survives a restart: `save` writes it on SIGTERM (to a
+//! temporary file, synced, then renamed over PATH, so a crash mid-write leaves the old file), and
+//! `load` reads it at start. The file is a small binary format with a magic line, a version and an
+//! FNV-1a checksum; anything wrong with it is an error the caller reports and ignores.
 
 use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::path::Path;
 use std::time::SystemTime;
 
 /// Jails tracked at most; a new jail beyond this evicts the longest-unseen jail no longer in
@@ -271,6 +278,162 @@ impl History {
     }
 }
 
+/// First bytes of a state file; the digit is the format version.
+const STATE_MAGIC: &[u8; 8] = b"BWHIST1\n";
+/// Longest jail name a state file may hold (fail2ban's names are short; this bounds reading).
+const MAX_SAVED_NAME_BYTES: usize = 1024;
+/// Largest state file read: the header plus `MAX_HISTORY_JAILS` of the largest jails.
+const MAX_STATE_FILE_BYTES: usize =
+    8 + 8 + 16 + 4 + MAX_HISTORY_JAILS * (2 + MAX_SAVED_NAME_BYTES + 1 + 24 + (288 + 168) * 2 * 4);
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+impl History {
+    /// The state file's bytes: magic, checksum of the rest, then the newest buckets and the jails.
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut body = Vec::with_capacity(self.jails.len() * 3_700 + 32);
+        for n in self.newest {
+            body.extend_from_slice(&n.unwrap_or(i64::MIN).to_le_bytes());
+        }
+        let jails: Vec<&JailHistory> = self
+            .jails
+            .iter()
+            .filter(|j| j.name.len() <= MAX_SAVED_NAME_BYTES)
+            .collect();
+        body.extend_from_slice(&(jails.len() as u32).to_le_bytes());
+        for j in jails {
+            body.extend_from_slice(&(j.name.len() as u16).to_le_bytes());
+            body.extend_from_slice(j.name.as_bytes());
+            let (banned, failed) = j.last.unwrap_or((0, 0));
+            body.push(u8::from(j.last.is_some()));
+            body.extend_from_slice(&banned.to_le_bytes());
+            body.extend_from_slice(&failed.to_le_bytes());
+            body.extend_from_slice(&j.seen_at.to_le_bytes());
+            for ring in &j.rings {
+                for v in ring.bans.iter().chain(ring.failures.iter()) {
+                    body.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(body.len() + 16);
+        out.extend_from_slice(STATE_MAGIC);
+        out.extend_from_slice(&fnv1a(&body).to_le_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Result<History, String> {
+        let rest = bytes
+            .strip_prefix(STATE_MAGIC)
+            .ok_or("not a banwatch history file (or another format version)")?;
+        let (sum, body) = rest.split_at_checked(8).ok_or("it is truncated")?;
+        if sum != fnv1a(body).to_le_bytes() {
+            return Err("its checksum does not match (truncated or damaged)".into());
+        }
+        let mut r = Reader(body);
+        let mut newest = [None; 2];
+        for n in &mut newest {
+            *n = Some(i64::from_le_bytes(r.take()?)).filter(|&b| b != i64::MIN);
+        }
+        let count = u32::from_le_bytes(r.take()?) as usize;
+        if count > MAX_HISTORY_JAILS {
+            return Err(format!(
+                "it holds {count} jails, more than {MAX_HISTORY_JAILS}"
+            ));
+        }
+        let mut jails = Vec::with_capacity(count);
+        for _ in 0..count {
+            let len = usize::from(u16::from_le_bytes(r.take()?));
+            let name =
+                std::str::from_utf8(r.bytes(len)?).map_err(|_| "a jail name is not UTF-8")?;
+            let has_last = r.take::<1>()?[0] == 1;
+            let banned = u64::from_le_bytes(r.take()?);
+            let failed = u64::from_le_bytes(r.take()?);
+            let seen_at = i64::from_le_bytes(r.take()?);
+            let mut rings = RANGES.map(Ring::new);
+            for ring in &mut rings {
+                for v in ring.bans.iter_mut().chain(ring.failures.iter_mut()) {
+                    *v = u32::from_le_bytes(r.take()?);
+                }
+            }
+            jails.push(JailHistory {
+                name: name.into(),
+                last: has_last.then_some((banned, failed)),
+                seen_at,
+                rings,
+            });
+        }
+        if !r.0.is_empty() {
+            return Err(format!("{} bytes follow the last jail", r.0.len()));
+        }
+        Ok(History {
+            jails,
+            newest,
+            warned_full: false,
+        })
+    }
+
+    /// Write the history to `path` atomically: a temporary file beside it, synced, renamed over.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = std::path::PathBuf::from(tmp);
+        let result = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&self.to_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)?;
+            // The rename itself is durable once the directory is synced (best effort).
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// Read a history saved by `save`. `Ok(None)` when there is no file yet; `Err` says what is
+    /// wrong with it (the caller reports it and starts empty).
+    pub fn load(path: &Path) -> Result<Option<History>, String> {
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        };
+        let mut bytes = Vec::new();
+        file.take(MAX_STATE_FILE_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| e.to_string())?;
+        if bytes.len() > MAX_STATE_FILE_BYTES {
+            return Err(format!("it is larger than {MAX_STATE_FILE_BYTES} bytes"));
+        }
+        History::from_bytes(&bytes).map(Some)
+    }
+}
+
+/// Reads fixed-size fields off the front of a byte slice; running out is an error.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let (head, rest) = self.0.split_at_checked(n).ok_or("it is truncated")?;
+        self.0 = rest;
+        Ok(head)
+    }
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        let mut out = [0; N];
+        out.copy_from_slice(self.bytes(N)?);
+        Ok(out)
+    }
+}
+
 fn slot(r: Range, bucket: i64) -> usize {
     bucket.rem_euclid(r.buckets() as i64) as usize
 }
@@ -440,5 +603,67 @@ mod tests {
             Range::parse(Some("1y\"")),
             Err("range must be 24h or 7d, not '1y\\\"'".into())
         );
+    }
+
+    #[test]
+    fn a_saved_history_loads_back_the_same() {
+        let mut h = History::default();
+        h.record(at(0), &[("sshd", 1, 2), ("q\"uote\\é", 0, 0)]);
+        h.record(at(900), &[("sshd", 4, 9), ("q\"uote\\é", 1, 1)]);
+        let dir = std::env::temp_dir().join(format!("bw-history-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("history");
+        assert!(matches!(History::load(&path), Ok(None)), "no file yet");
+        h.save(&path).unwrap();
+        assert!(
+            !dir.join("history.tmp").exists(),
+            "the temporary file is renamed"
+        );
+        let back = History::load(&path).unwrap().unwrap();
+        for r in RANGES {
+            assert_eq!(back.to_json(r, at(1200)), h.to_json(r, at(1200)));
+        }
+        // The totals carry over: the next probe counts from them, not from scratch.
+        let mut next = back.clone();
+        next.record(at(1200), &[("sshd", 6, 9)]);
+        let json = next.to_json(Range::Day, at(1200));
+        assert_eq!(
+            series(&json, "sshd", "bans")[283..],
+            [Some(0), None, None, Some(3), Some(2)]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_damaged_state_file_is_an_error_that_says_why() {
+        let mut h = History::default();
+        h.record(at(0), &[("sshd", 1, 2)]);
+        let good = h.to_bytes();
+        assert!(History::from_bytes(&good).is_ok());
+        let mut flipped = good.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        let cases: [(&[u8], &str); 5] = [
+            (b"", "not a banwatch history file"),
+            (b"{\"jails\":{}}", "not a banwatch history file"),
+            (&good[..good.len() - 5], "checksum does not match"),
+            (&flipped, "checksum does not match"),
+            (&good[..12], "truncated"),
+        ];
+        for (bytes, why) in cases {
+            let err = History::from_bytes(bytes).unwrap_err();
+            assert!(err.contains(why), "{err}");
+        }
+        // A well-formed file that claims too many jails is refused before anything is sized by it.
+        let mut body = Vec::new();
+        body.extend_from_slice(&i64::MIN.to_le_bytes());
+        body.extend_from_slice(&i64::MIN.to_le_bytes());
+        body.extend_from_slice(&u32::MAX.to_le_bytes());
+        let mut many = STATE_MAGIC.to_vec();
+        many.extend_from_slice(&fnv1a(&body).to_le_bytes());
+        many.extend_from_slice(&body);
+        assert!(History::from_bytes(&many)
+            .unwrap_err()
+            .contains("more than 50"));
     }
 }

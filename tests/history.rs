@@ -143,3 +143,79 @@ fn history_refuses_bad_ranges_answers_head_and_honours_protect_reads() {
     assert_eq!(code, 405);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_state_file_keeps_the_history_across_a_restart_and_a_damaged_one_is_reported_and_ignored() {
+    let f2b = Fail2ban::start(&["sshd"]);
+    let dir = std::env::temp_dir().join(format!("bw-history-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("history");
+    let args = ["--interval", "1", "--state-file", state.to_str().unwrap()];
+
+    let mut bw = Banwatch::start(f2b.socket(), &args);
+    wait_history(&bw, "a covered bucket", |v| sum(v, "sshd", "bans").1);
+    f2b.ban_by_failures("sshd", "203.0.113.7");
+    wait_history(&bw, "1 ban", |v| sum(v, "sshd", "bans").0 == 1);
+    assert_eq!(bw.stop(), Some(0));
+    assert!(state.exists(), "SIGTERM saves the history");
+
+    // Restarted: the ban is still in the history at once, and is not counted twice once the
+    // first probe compares fail2ban's totals with the saved ones.
+    let bw = Banwatch::start(f2b.socket(), &args);
+    let v = history(&bw, "");
+    assert_eq!(sum(&v, "sshd", "bans").0, 1, "{v}");
+    assert_eq!(sum(&v, "sshd", "failures").0, 3, "{v}");
+    std::thread::sleep(Duration::from_millis(2500));
+    let v = history(&bw, "");
+    assert_eq!(sum(&v, "sshd", "bans").0, 1, "{v}");
+    drop(bw);
+
+    // A damaged file: reported on stderr, ignored, and banwatch serves (then saves a good one).
+    std::fs::write(&state, b"BWHIST1\n this is not what banwatch wrote").unwrap();
+    let stderr_path = dir.join("stderr");
+    let port = common::banwatch::free_port();
+    let mut child = std::process::Command::new(common::banwatch::BIN)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--socket",
+        ])
+        .arg(f2b.socket())
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/api/v1/history");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let (code, body) = curl(&["-s", &url]);
+        if code == 200 && body.contains("\"sshd\"") {
+            break body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no history: {code} {body}"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "banwatch exited");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(sum(&v, "sshd", "bans").0, 0, "a fresh history: {v}");
+    let said = std::fs::read_to_string(&stderr_path).unwrap();
+    assert!(
+        said.contains(&format!(
+            "ignoring the saved history in {}: its checksum does not match",
+            state.display()
+        )),
+        "{said}"
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+    assert!(std::fs::read(&state).unwrap().starts_with(b"BWHIST1\n"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
