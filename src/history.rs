@@ -581,8 +581,9 @@ mod tests {
         assert_eq!(h.jails.len(), MAX_HISTORY_JAILS);
         // README "Limits and guarantees": at most 190 KB for 50 jails.
         eprintln!(
-            "history heap bytes for {MAX_HISTORY_JAILS} jails: {}",
-            h.heap_bytes()
+            "history for {MAX_HISTORY_JAILS} jails: {} heap bytes, {} bytes saved",
+            h.heap_bytes(),
+            h.to_bytes().len()
         );
         assert!(h.heap_bytes() <= 190 * 1024, "{}", h.heap_bytes());
         // The unlisted ones leave room for new jails as they go.
