@@ -326,49 +326,46 @@ impl History {
         out
     }
 
-    fn from_bytes(bytes: &[u8]) -> Result<History, String> {
+    fn from_bytes(bytes: &[u8]) -> Result<History, &'static str> {
         let rest = bytes
             .strip_prefix(STATE_MAGIC)
             .ok_or("not a banwatch history file (or another format version)")?;
-        let (sum, body) = rest.split_at_checked(8).ok_or("it is truncated")?;
+        let (sum, body) = rest.split_at_checked(8).ok_or(TRUNCATED)?;
         if sum != fnv1a(body).to_le_bytes() {
-            return Err("its checksum does not match (truncated or damaged)".into());
+            return Err("its checksum does not match (truncated or damaged)");
         }
         let mut r = Reader(body);
         let mut newest = [None; 2];
         for n in &mut newest {
-            *n = Some(i64::from_le_bytes(r.take()?)).filter(|&b| b != i64::MIN);
+            *n = Some(r.i64()?).filter(|&b| b != i64::MIN);
         }
-        let count = u32::from_le_bytes(r.take()?) as usize;
+        let count = r.u32()? as usize;
         if count > MAX_HISTORY_JAILS {
-            return Err(format!(
-                "it holds {count} jails, more than {MAX_HISTORY_JAILS}"
-            ));
+            return Err("it holds more jails than banwatch tracks (MAX_HISTORY_JAILS)");
         }
         let mut jails = Vec::with_capacity(count);
         for _ in 0..count {
-            let len = usize::from(u16::from_le_bytes(r.take()?));
+            let len = usize::from(u16::from_le_bytes(r.array()?));
             let name =
                 std::str::from_utf8(r.bytes(len)?).map_err(|_| "a jail name is not UTF-8")?;
-            let has_last = r.take::<1>()?[0] == 1;
-            let banned = u64::from_le_bytes(r.take()?);
-            let failed = u64::from_le_bytes(r.take()?);
-            let seen_at = i64::from_le_bytes(r.take()?);
+            let has_last = r.array::<1>()?[0] == 1;
+            let last = (r.u64()?, r.u64()?);
+            let seen_at = r.i64()?;
             let mut rings = RANGES.map(Ring::new);
             for ring in &mut rings {
                 for v in ring.bans.iter_mut().chain(ring.failures.iter_mut()) {
-                    *v = u32::from_le_bytes(r.take()?);
+                    *v = r.u32()?;
                 }
             }
             jails.push(JailHistory {
                 name: name.into(),
-                last: has_last.then_some((banned, failed)),
+                last: has_last.then_some(last),
                 seen_at,
                 rings,
             });
         }
         if !r.0.is_empty() {
-            return Err(format!("{} bytes follow the last jail", r.0.len()));
+            return Err("bytes follow the last jail");
         }
         Ok(History {
             jails,
@@ -414,23 +411,33 @@ impl History {
         if bytes.len() > MAX_STATE_FILE_BYTES {
             return Err(format!("it is larger than {MAX_STATE_FILE_BYTES} bytes"));
         }
-        History::from_bytes(&bytes).map(Some)
+        History::from_bytes(&bytes).map(Some).map_err(String::from)
     }
 }
 
-/// Reads fixed-size fields off the front of a byte slice; running out is an error.
+/// Why a state file is refused when it ends early.
+const TRUNCATED: &str = "it is truncated";
+
+/// Reads fixed-size little-endian fields off the front of a byte slice; running out is an error.
 struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
-    fn bytes(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let (head, rest) = self.0.split_at_checked(n).ok_or("it is truncated")?;
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
+        let (head, rest) = self.0.split_at_checked(n).ok_or(TRUNCATED)?;
         self.0 = rest;
         Ok(head)
     }
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], String> {
-        let mut out = [0; N];
-        out.copy_from_slice(self.bytes(N)?);
-        Ok(out)
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], &'static str> {
+        self.bytes(N)?.try_into().map_err(|_| TRUNCATED)
+    }
+    fn u32(&mut self) -> Result<u32, &'static str> {
+        self.array().map(u32::from_le_bytes)
+    }
+    fn u64(&mut self) -> Result<u64, &'static str> {
+        self.array().map(u64::from_le_bytes)
+    }
+    fn i64(&mut self) -> Result<i64, &'static str> {
+        self.array().map(i64::from_le_bytes)
     }
 }
 
@@ -665,6 +672,6 @@ mod tests {
         many.extend_from_slice(&body);
         assert!(History::from_bytes(&many)
             .unwrap_err()
-            .contains("more than 50"));
+            .contains("more jails than banwatch tracks"));
     }
 }
