@@ -96,6 +96,9 @@ pub fn route(
         ("DELETE", ["api", "v1", "jails", jail, "bans", ip]) => {
             write(req, state, ctx, conn, jail, Some(ip))
         }
+        (_, ["api", "v1", "history"]) if read => {
+            respond(check_read(req, ctx).unwrap_or_else(|| history(req, state)))
+        }
         (_, ["api", "v1", "bans", ip]) if read => match check_read(req, ctx) {
             Some(r) => respond(r),
             None => banned_ip(state, conn, ip),
@@ -124,6 +127,7 @@ fn allowed(path: &[&str]) -> Option<&'static str> {
         ["api", "v1", "status"]
         | ["api", "v1", "jails"]
         | ["api", "v1", "jails", _]
+        | ["api", "v1", "history"]
         | ["api", "v1", "bans", _] => Some("GET, HEAD"),
         ["api", "v1", "jails", _, "bans"] => Some("GET, HEAD, POST"),
         ["api", "v1", "jails", _, "bans", _] => Some("DELETE"),
@@ -331,6 +335,18 @@ fn status(state: &State, ctx: &Context) -> Response {
         }),
     )
     .header("Cache-Control", "no-store")
+}
+
+fn history(req: &Request, state: &State) -> Response {
+    match crate::history::Range::parse(query_param(req, "range")) {
+        Ok(range) => Response::new(
+            200,
+            "application/json",
+            state.history.to_json(range, SystemTime::now()).into_bytes(),
+        )
+        .header("Cache-Control", "no-store"),
+        Err(msg) => Response::error(400, &msg),
+    }
 }
 
 /// `(page, page_size)` from the query, or a 400 response.

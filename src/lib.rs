@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod event_loop;
 pub mod fail2ban;
+pub mod history;
 pub mod http;
 pub mod metrics;
 pub mod sd_notify;
