@@ -1,10 +1,14 @@
 //! The one loop: `poll(2)` over the listener, every HTTP connection (interest derived from its
 //! state), the fail2ban connection while a command is in flight, and the signal pipes. The
-//! timeout is the nearest deadline (probe, command timeout, connection timeouts, watchdog), so an
-//! idle banwatch sleeps; it is zero while a ban list is half read (a slice per turn). Nothing
-//! here blocks; one thread owns everything through `&mut`.
+//! timeout is the nearest deadline (probe, command timeout, request and connection timeouts,
+//! watchdog), so an idle banwatch sleeps; it is zero while a ban list is half read (a slice per
+//! turn). Nothing here blocks; one thread owns everything through `&mut`.
+//!
+//! A turn: drive fail2ban, act on passed deadlines, route complete requests, write what is
+//! queued, drop finished connections, then sleep in poll and do the reads and accepts it
+//! allows. The poll buffers are kept between turns, so a turn allocates nothing of its own.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -14,9 +18,8 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 
 use crate::api::{self, Context, Outcome, Pending};
 use crate::http::{Connection, Phase, Request, Response};
-use crate::metrics::HttpStats;
 use crate::sd_notify::Notifier;
-use crate::state::State;
+use crate::state::{State, Tag};
 use crate::timefmt::http_date;
 
 /// How long in-flight answers may take to finish after SIGTERM/SIGINT.
@@ -25,19 +28,30 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 const ACCEPTS_PER_TURN: usize = 64;
 /// Rounds of drive-and-handle per turn (a completion may submit follow-ups).
 const PUMP_ROUNDS: usize = 8;
+/// Connections turned away (refused or evicted at `--max-connections`) that still get their
+/// 503 written and their input drained before the close, beyond the cap. Past this, a turned
+/// away connection gets one write attempt and is closed.
+const MAX_LEAVING: usize = 256;
 
-/// Body of the answer to a connection beyond `--max-connections` (written once, then closed).
-const FULL_BODY: &str =
-    "{\"error\":\"banwatch has too many open connections; retry in a second\"}\n";
+/// Body of the answer to a connection turned away at `--max-connections`.
+const FULL_MESSAGE: &str = "banwatch has too many open connections; retry in a second";
 
-struct Client {
-    http: Connection,
+/// An HTTP connection and the request of it that waits for fail2ban, if any.
+struct Conn {
+    /// Unique for the process's life: fail2ban commands are tagged with it.
+    id: u64,
+    http: Connection<TcpStream>,
     parked: Option<Parked>,
+    /// Turned away at the cap: answered 503 (or closed between requests), now closing; not
+    /// counted against `--max-connections`.
+    leaving: bool,
 }
 
 /// A request waiting for fail2ban.
 struct Parked {
     request: Request,
+    /// When the request arrived: it is answered 504 at `--timeout` after this, whatever its
+    /// command's place in the queue.
     at: Instant,
     /// `None`: waits for shared state (route again); `Some`: its own command.
     pending: Option<Pending>,
@@ -62,19 +76,43 @@ pub fn install_signals() -> std::io::Result<Signals> {
     Ok(Signals { stop, reload })
 }
 
+/// The `Date` header, formatted once per second.
+struct DateCache {
+    second: u64,
+    text: String,
+}
+
+impl DateCache {
+    fn get(&mut self) -> &str {
+        let now = SystemTime::now();
+        let secs = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if self.second != secs {
+            self.second = secs;
+            self.text = http_date(now);
+        }
+        &self.text
+    }
+}
+
 pub struct Server {
-    pub listener: Option<TcpListener>,
-    pub state: State,
-    pub ctx: Context,
-    pub token_file: Option<PathBuf>,
-    pub max_connections: usize,
-    pub signals: Signals,
-    pub notifier: Option<Notifier>,
-    clients: Vec<Client>,
+    listener: Option<TcpListener>,
+    state: State,
+    ctx: Context,
+    token_file: Option<PathBuf>,
+    max_connections: usize,
+    signals: Signals,
+    notifier: Option<Notifier>,
+    conns: Vec<Conn>,
     next_id: u64,
-    date: (u64, String),
+    date: DateCache,
     shutdown_by: Option<Instant>,
     watchdog: Option<(Duration, Instant)>,
+    /// The pollfd array, kept (empty) between turns so its allocation is reused.
+    poll_buf: Vec<PollFd<'static>>,
+    /// Readiness of each connection after a poll, by connection id; kept like `poll_buf`.
+    ready: Vec<(u64, PollFlags)>,
 }
 
 impl Server {
@@ -95,11 +133,16 @@ impl Server {
             max_connections,
             signals,
             notifier: Notifier::from_env(),
-            clients: Vec::new(),
+            conns: Vec::new(),
             next_id: 1,
-            date: (u64::MAX, String::new()),
+            date: DateCache {
+                second: u64::MAX,
+                text: String::new(),
+            },
             shutdown_by: None,
             watchdog,
+            poll_buf: Vec::new(),
+            ready: Vec::new(),
         }
     }
 
@@ -117,21 +160,10 @@ impl Server {
             self.process(now);
             self.pump(now);
             self.process(now);
-            for c in &mut self.clients {
-                if !c.http.write_to_socket() {
-                    c.parked = None;
-                    c.http.abort();
-                }
-            }
-            let stats_before = self.clients.len();
-            self.clients.retain(|c| !c.http.finished());
-            if self.clients.len() != stats_before {
-                self.forget_gone_waiters();
-            }
-            self.ctx.open_connections = self.clients.len();
+            self.flush(now);
             if let Some(by) = self.shutdown_by {
                 let busy = self
-                    .clients
+                    .conns
                     .iter()
                     .any(|c| c.parked.is_some() || c.http.interest().contains(PollFlags::OUT));
                 if !busy || now >= by {
@@ -151,17 +183,36 @@ impl Server {
         }
     }
 
-    /// Sleep in poll until something is ready or the nearest deadline, then do the reads,
-    /// writes and accepts it allows.
-    fn wait(&mut self, now: Instant) -> std::io::Result<()> {
+    /// Write what every connection has queued, then drop the finished ones.
+    fn flush(&mut self, now: Instant) {
+        for c in &mut self.conns {
+            if !c.http.write(now) {
+                c.parked = None;
+                c.http.abort();
+            }
+        }
+        let open_before = self.conns.len();
+        self.conns.retain(|c| !c.http.finished());
+        if self.conns.len() != open_before {
+            self.forget_gone_waiters();
+        }
+        self.ctx.open_connections = self.conns.len();
+    }
+
+    /// The nearest deadline of anything in the loop.
+    fn next_deadline(&self, now: Instant) -> Instant {
         let mut deadline = self.state.deadline();
         if self.state.reading_ban_lists() {
             // More of a ban list to read next turn, after whatever is ready now.
             deadline = now;
         }
-        for c in &self.clients {
+        let answer_within = self.state.client.timeout();
+        for c in &self.conns {
             if let Some(d) = c.http.deadline() {
                 deadline = deadline.min(d);
+            }
+            if let Some(p) = &c.parked {
+                deadline = deadline.min(p.at + answer_within);
             }
         }
         if let Some(by) = self.shutdown_by {
@@ -170,7 +221,13 @@ impl Server {
         if let Some((every, last)) = self.watchdog {
             deadline = deadline.min(last + every);
         }
-        let wait = deadline.saturating_duration_since(now);
+        deadline
+    }
+
+    /// Sleep in poll until something is ready or the nearest deadline, then do the reads,
+    /// writes and accepts it allows.
+    fn wait(&mut self, now: Instant) -> std::io::Result<()> {
+        let wait = self.next_deadline(now).saturating_duration_since(now);
         // Round up so we do not wake a hair early and spin once more.
         let wait = wait + Duration::from_micros(if wait.is_zero() { 0 } else { 500 });
         let timeout = Timespec {
@@ -178,7 +235,7 @@ impl Server {
             tv_nsec: i64::from(wait.subsec_nanos()),
         };
 
-        let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(self.clients.len() + 4);
+        let mut fds: Vec<PollFd<'_>> = std::mem::take(&mut self.poll_buf);
         fds.push(PollFd::new(&self.signals.stop, PollFlags::IN));
         fds.push(PollFd::new(&self.signals.reload, PollFlags::IN));
         let listening = self
@@ -192,19 +249,26 @@ impl Server {
         if let Some(fd) = &fail2ban_fd {
             fds.push(PollFd::new(fd, self.state.client.interest()));
         }
-        let first_client = fds.len();
-        for c in &self.clients {
-            fds.push(PollFd::new(&c.http.stream, c.http.interest()));
+        let first_conn = fds.len();
+        for c in &self.conns {
+            fds.push(PollFd::new(c.http.stream(), c.http.interest()));
         }
-        match rustix::event::poll(&mut fds, Some(&timeout)) {
-            Ok(_) | Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
+        let polled = rustix::event::poll(&mut fds, Some(&timeout));
         let stop = !fds[0].revents().is_empty();
         let reload = !fds[1].revents().is_empty();
         let accept = listening.is_some() && !fds[2].revents().is_empty();
-        let ready: Vec<PollFlags> = fds[first_client..].iter().map(|f| f.revents()).collect();
-        drop(fds);
+        self.ready.clear();
+        self.ready.extend(
+            self.conns
+                .iter()
+                .zip(&fds[first_conn..])
+                .map(|(c, f)| (c.id, f.revents())),
+        );
+        self.poll_buf = recycle(fds);
+        match polled {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
 
         let now = Instant::now();
         if stop {
@@ -215,17 +279,11 @@ impl Server {
             drain(&mut self.signals.reload);
             self.reload_token();
         }
+        // Readiness first, while the connections are still where poll saw them; accepting may
+        // evict and reorder.
+        dispatch_ready(&mut self.conns, &self.ready, now);
         if accept {
             self.accept(now);
-        }
-        for (c, flags) in self.clients.iter_mut().zip(ready) {
-            let read_ok = !flags.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR)
-                || c.http.read_from_socket(now);
-            let ok = read_ok && (!flags.contains(PollFlags::OUT) || c.http.write_to_socket());
-            if !ok {
-                c.parked = None;
-                c.http.abort();
-            }
         }
         Ok(())
     }
@@ -243,9 +301,9 @@ impl Server {
         }
         self.shutdown_by = Some(now + SHUTDOWN_GRACE);
         self.listener = None;
-        for c in &mut self.clients {
-            if c.http.phase == Phase::Idle {
-                c.http.phase = Phase::Closing;
+        for c in &mut self.conns {
+            if c.http.phase() == Phase::Idle {
+                c.http.close();
             }
         }
     }
@@ -264,49 +322,68 @@ impl Server {
         }
     }
 
+    /// Accept what the backlog holds (bounded per turn). At `--max-connections`, make room by
+    /// turning away the connection that has waited longest for a request (idle keep-alive or a
+    /// stalled sender, the slowloris shape); when every connection is busy, turn away the
+    /// newcomer. Turned away means answered 503 with Retry-After (or, between two requests of
+    /// a keep-alive connection, closed) and its input drained before the close, so no client
+    /// sees a reset instead of an answer.
     fn accept(&mut self, now: Instant) {
         let Some(listener) = &self.listener else {
             return;
         };
+        let mut leaving = self.conns.iter().filter(|c| c.leaving).count();
+        let mut active = self.conns.len() - leaving;
         for _ in 0..ACCEPTS_PER_TURN {
-            match listener.accept() {
-                Ok((stream, _)) => {
-                    if self.clients.len() >= self.max_connections {
-                        // Full: make room by closing the connection that has waited longest for a
-                        // request (idle keep-alive or a stalled sender, the slowloris shape). Only
-                        // when every connection is busy answering is the newcomer refused.
-                        let victim = (0..self.clients.len())
-                            .filter(|&i| self.clients[i].http.evictable())
-                            .min_by_key(|&i| self.clients[i].http.last_progress);
-                        match victim {
-                            Some(i) => {
-                                self.clients.swap_remove(i);
-                            }
-                            None => {
-                                refuse_full(stream);
-                                self.ctx.stats.count(503);
-                                continue;
-                            }
-                        }
-                    }
-                    if stream.set_nonblocking(true).is_err() {
-                        continue;
-                    }
-                    let _ = stream.set_nodelay(true);
-                    let id = self.next_id;
-                    self.next_id += 1;
-                    self.clients.push(Client {
-                        http: Connection::new(id, stream, now),
-                        parked: None,
-                    });
-                }
+            let stream = match listener.accept() {
+                Ok((stream, _)) => stream,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // EMFILE and friends: leave the rest in the backlog until a connection closes.
                     log::warn!("accept: {e}");
                     break;
                 }
+            };
+            if stream.set_nonblocking(true).is_err() {
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let mut conn = Conn {
+                id: self.next_id,
+                http: Connection::new(stream, now),
+                parked: None,
+                leaving: false,
+            };
+            self.next_id += 1;
+            let newcomer = conn.id;
+            if active >= self.max_connections {
+                let victim = self
+                    .conns
+                    .iter_mut()
+                    .filter(|c| !c.leaving && c.http.evictable(now))
+                    .min_by_key(|c| c.http.last_progress());
+                let turned_away = match victim {
+                    Some(v) => v,
+                    None => &mut conn,
+                };
+                turn_away(turned_away, now, &mut self.date, &mut self.ctx.stats);
+                leaving += 1;
+                if turned_away.id != newcomer {
+                    active -= 1;
+                }
+                if leaving > MAX_LEAVING {
+                    // Too many already closing: one write attempt, then close.
+                    let _ = turned_away.http.write(now);
+                    turned_away.http.abort();
+                    leaving -= 1;
+                }
+            }
+            if !conn.http.finished() {
+                if !conn.leaving {
+                    active += 1;
+                }
+                self.conns.push(conn);
             }
         }
     }
@@ -320,70 +397,69 @@ impl Server {
                 return;
             }
             for (id, result) in self.state.on_completions(done, now) {
-                let Some(c) = self.clients.iter_mut().find(|c| c.http.id == id) else {
+                let Some(i) = self.conns.iter().position(|c| c.id == id) else {
                     continue;
                 };
-                let Some(parked) = c.parked.take() else {
+                let Some(parked) = self.conns[i].parked.take() else {
                     continue;
                 };
                 let Some(pending) = parked.pending else {
+                    // Not this connection's command (it timed out and asked again): keep waiting.
+                    self.conns[i].parked = Some(parked);
                     continue;
                 };
                 let resp = api::finish(&pending, result, &mut self.state);
-                answer(
-                    c,
-                    Some(&parked.request),
-                    &resp,
-                    now,
-                    &mut self.date,
-                    &mut self.ctx.stats,
-                );
+                self.answer(i, Some(&parked.request), &resp, now);
             }
         }
     }
 
-    /// Timeouts of connections: 408 mid-request, silent close when idle.
+    /// Deadlines: a parked request gets its 504 at `--timeout` after it arrived (its unsent
+    /// command is dropped); connections act on their own timeouts.
     fn expire(&mut self, now: Instant) {
-        for c in &mut self.clients {
-            match c.http.deadline() {
-                Some(d) if now >= d => match c.http.phase {
-                    Phase::Reading => {
-                        let resp = Response::error(408, "request headers took too long").closing();
-                        answer(c, None, &resp, now, &mut self.date, &mut self.ctx.stats);
-                    }
-                    _ => c.http.phase = Phase::Closing,
-                },
-                _ => {}
+        let answer_within = self.state.client.timeout();
+        for i in 0..self.conns.len() {
+            let c = &mut self.conns[i];
+            if let Some(p) = c.parked.take_if(|p| now >= p.at + answer_within) {
+                let id = c.id;
+                self.state
+                    .client
+                    .cancel_unsent(|t| matches!(t, Tag::Conn(w) if *w == id));
+                let resp = Response::error(
+                    504,
+                    &format!(
+                        "fail2ban did not answer within {} s of this request: it is hung or busy (raise --timeout if it is just slow)",
+                        answer_within.as_secs_f32()
+                    ),
+                );
+                self.answer(i, Some(&p.request), &resp, now);
+            }
+            let c = &mut self.conns[i];
+            if let Some(status) = c.http.expire(now, self.date.get()) {
+                self.ctx.stats.count(status);
             }
         }
     }
 
     /// Parse and route every complete request; re-route requests parked on shared state.
     fn process(&mut self, now: Instant) {
-        for i in 0..self.clients.len() {
+        for i in 0..self.conns.len() {
             loop {
-                let c = &mut self.clients[i];
+                let c = &mut self.conns[i];
+                let id = c.id;
                 if let Some(p) = &c.parked {
                     if p.pending.is_some() {
                         break;
                     }
                     let (req, at) = (p.request.clone(), p.at);
-                    match api::route(&req, &mut self.state, &self.ctx, c.http.id, at) {
+                    match api::route(&req, &mut self.state, &self.ctx, id, at) {
                         Outcome::Wait => break,
                         Outcome::Respond(resp) => {
-                            let c = &mut self.clients[i];
-                            c.parked = None;
-                            answer(
-                                c,
-                                Some(&req),
-                                &resp,
-                                now,
-                                &mut self.date,
-                                &mut self.ctx.stats,
-                            );
+                            self.conns[i].parked = None;
+                            self.answer(i, Some(&req), &resp, now);
                         }
                         Outcome::Command(pending) => {
-                            if let Some(p) = &mut self.clients[i].parked {
+                            if let Some(p) = &mut self.conns[i].parked {
                                 p.pending = Some(pending);
                             }
                             break;
@@ -396,84 +472,105 @@ impl Server {
                     Ok(None) => break,
                     Err(e) => {
                         let resp = Response::error(e.status(), &e.message()).closing();
-                        answer(c, None, &resp, now, &mut self.date, &mut self.ctx.stats);
+                        self.answer(i, None, &resp, now);
                         break;
                     }
                 };
-                let id = c.http.id;
-                match api::route(&req, &mut self.state, &self.ctx, id, now) {
-                    Outcome::Respond(resp) => answer(
-                        &mut self.clients[i],
-                        Some(&req),
-                        &resp,
-                        now,
-                        &mut self.date,
-                        &mut self.ctx.stats,
-                    ),
-                    Outcome::Wait => {
-                        let c = &mut self.clients[i];
-                        c.http.park();
-                        c.parked = Some(Parked {
-                            request: req,
-                            at: now,
-                            pending: None,
-                        });
-                        break;
+                let pending = match api::route(&req, &mut self.state, &self.ctx, id, now) {
+                    Outcome::Respond(resp) => {
+                        self.answer(i, Some(&req), &resp, now);
+                        continue;
                     }
-                    Outcome::Command(pending) => {
-                        let c = &mut self.clients[i];
-                        c.http.park();
-                        c.parked = Some(Parked {
-                            request: req,
-                            at: now,
-                            pending: Some(pending),
-                        });
-                        break;
-                    }
-                }
+                    Outcome::Wait => None,
+                    Outcome::Command(pending) => Some(pending),
+                };
+                let c = &mut self.conns[i];
+                c.http.park();
+                c.parked = Some(Parked {
+                    request: req,
+                    at: now,
+                    pending,
+                });
+                break;
             }
         }
+    }
+
+    /// Queue `resp` on connection `i`, counted in the status statistics.
+    fn answer(&mut self, i: usize, req: Option<&Request>, resp: &Response, now: Instant) {
+        self.ctx.stats.count(resp.status);
+        if let Some(r) = req {
+            log::debug!("{} {} -> {}", r.method, r.target, resp.status);
+        }
+        self.conns[i].http.respond(req, resp, now, self.date.get());
     }
 
     /// Queued (unsent) commands of connections that are gone are dropped, so a ban nobody waits
     /// for any more is never sent (what was acknowledged is exactly what was done).
     fn forget_gone_waiters(&mut self) {
-        let alive: Vec<u64> = self.clients.iter().map(|c| c.http.id).collect();
-        self.state
-            .client
-            .cancel_unsent(|t| matches!(t, crate::state::Tag::Conn(id) if !alive.contains(id)));
+        let conns = &self.conns;
+        self.state.client.cancel_unsent(
+            |t| matches!(t, Tag::Conn(id) if !conns.iter().any(|c| c.id == *id && c.parked.is_some())),
+        );
     }
 }
 
-fn answer(
-    c: &mut Client,
-    req: Option<&Request>,
-    resp: &Response,
+/// Apply poll's readiness to the connections it belongs to, by id: a flag never lands on
+/// another connection, even if the vector changed since the poll.
+fn dispatch_ready(conns: &mut [Conn], ready: &[(u64, PollFlags)], now: Instant) {
+    let mut from = 0;
+    for &(id, flags) in ready {
+        if flags.is_empty() {
+            continue;
+        }
+        // Usually at the same position (nothing moved since poll); a search otherwise.
+        let at = match conns
+            .get(from..)
+            .and_then(|rest| rest.iter().position(|c| c.id == id))
+        {
+            Some(offset) => from + offset,
+            None => match conns.iter().position(|c| c.id == id) {
+                Some(i) => i,
+                None => continue,
+            },
+        };
+        from = at + 1;
+        let c = &mut conns[at];
+        let read_ok =
+            !flags.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) || c.http.read(now);
+        let ok = read_ok && (!flags.contains(PollFlags::OUT) || c.http.write(now));
+        if !ok {
+            c.parked = None;
+            c.http.abort();
+        }
+    }
+}
+
+/// Answer 503 + Retry-After and close (or just close a keep-alive connection between two
+/// requests, which owes nobody an answer); the connection then lingers as `leaving`.
+fn turn_away(
+    c: &mut Conn,
     now: Instant,
-    date: &mut (u64, String),
-    stats: &mut HttpStats,
+    date: &mut DateCache,
+    stats: &mut crate::metrics::HttpStats,
 ) {
-    let secs = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    if date.0 != secs {
-        *date = (secs, http_date(SystemTime::now()));
+    c.leaving = true;
+    if c.http.between_requests() {
+        c.http.close();
+        return;
     }
-    stats.count(resp.status);
-    if let Some(r) = req {
-        log::debug!("{} {} -> {}", r.method, r.target, resp.status);
-    }
-    c.http.respond(req, resp, now, &date.1);
+    let resp = Response::error(503, FULL_MESSAGE)
+        .header("Retry-After", "1")
+        .closing();
+    stats.count(503);
+    c.http.respond(None, &resp, now, date.get());
 }
 
-fn refuse_full(mut stream: TcpStream) {
-    let _ = stream.set_nonblocking(true);
-    let head = format!(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n",
-        FULL_BODY.len()
-    );
-    // A fresh socket's send buffer always takes these ~200 bytes; if not, the peer gets a close.
-    let _ = stream.write(format!("{head}{FULL_BODY}").as_bytes());
+/// An emptied poll buffer with its borrows' lifetime forgotten, so its allocation serves the
+/// next turn. (`filter_map` to nothing collects in place: no new allocation.)
+fn recycle(mut fds: Vec<PollFd<'_>>) -> Vec<PollFd<'static>> {
+    fds.clear();
+    fds.into_iter().filter_map(|_| None).collect()
 }
 
 fn drain(s: &mut UnixStream) {
