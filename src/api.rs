@@ -27,7 +27,8 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; conn
 /// What the router decided.
 pub enum Outcome {
     Respond(Response),
-    /// Waiting for shared state (a ban-list fetch); route again when it changes.
+    /// Waiting for shared state (a ban-list fetch, room in the command queue); route again
+    /// when it changes.
     Wait,
     /// A command tagged `Tag::Conn(id)` was submitted; finish with `finish` when it completes.
     Command(Pending),
@@ -558,6 +559,9 @@ fn write(
     let args = vec!["set".into(), jail.into(), word.into(), ip];
     match state.client.submit(args, false, Tag::Conn(conn)) {
         Ok(()) => Outcome::Command(pending),
+        // A full queue is backpressure, not an answer: wait for room (bounded by the request's
+        // own --timeout deadline in the event loop).
+        Err(Error::Busy) => Outcome::Wait,
         Err(e) => Outcome::Respond(error_response(&e)),
     }
 }
@@ -575,6 +579,7 @@ fn banned_ip(state: &mut State, conn: u64, ip: &str) -> Outcome {
         .submit(vec!["banned".into(), ip.clone()], true, Tag::Conn(conn))
     {
         Ok(()) => Outcome::Command(Pending::BannedIp { ip }),
+        Err(Error::Busy) => Outcome::Wait,
         Err(e) => Outcome::Respond(error_response(&e)),
     }
 }
