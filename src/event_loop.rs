@@ -577,3 +577,110 @@ fn drain(s: &mut UnixStream) {
     let mut buf = [0u8; 64];
     while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    /// `n` connections (ids 1..=n) with their peers, over loopback TCP.
+    fn conns(n: u64, now: Instant) -> (Vec<Conn>, Vec<TcpStream>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        (1..=n)
+            .map(|id| {
+                let peer = TcpStream::connect(addr).unwrap();
+                let (ours, _) = listener.accept().unwrap();
+                ours.set_nonblocking(true).unwrap();
+                let conn = Conn {
+                    id,
+                    http: Connection::new(ours, now),
+                    parked: None,
+                    leaving: false,
+                };
+                (conn, peer)
+            })
+            .unzip()
+    }
+
+    #[test]
+    fn readiness_lands_on_the_connection_it_was_polled_for_after_an_eviction() {
+        let now = Instant::now();
+        let (mut conns, mut peers) = conns(3, now);
+        peers[2]
+            .write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let ready = [
+            (1, PollFlags::empty()),
+            (2, PollFlags::empty()),
+            (3, PollFlags::IN),
+        ];
+        // An eviction between poll and dispatch moves connection 3 into slot 0.
+        conns.swap_remove(0);
+        dispatch_ready(&mut conns, &ready, now);
+        assert_eq!(conns[0].id, 3);
+        let req = conns[0].http.next_request().unwrap();
+        assert_eq!(req.map(|r| r.target).as_deref(), Some("/livez"));
+    }
+
+    #[test]
+    fn the_poll_buffer_keeps_its_allocation_between_turns() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let mut kept: Vec<PollFd<'static>> = Vec::with_capacity(16);
+        let at = kept.as_ptr() as usize;
+        for _turn in 0..3 {
+            let mut fds: Vec<PollFd<'_>> = kept;
+            fds.push(PollFd::new(&a, PollFlags::IN));
+            fds.push(PollFd::new(&b, PollFlags::IN));
+            kept = recycle(fds);
+            assert_eq!((kept.as_ptr() as usize, kept.capacity()), (at, 16));
+            assert!(kept.is_empty());
+        }
+    }
+
+    #[test]
+    fn turned_away_a_fresh_connection_reads_503_and_a_keep_alive_one_just_eof() {
+        let now = Instant::now();
+        let (mut conns, mut peers) = conns(2, now);
+        let mut date = DateCache {
+            second: u64::MAX,
+            text: String::new(),
+        };
+        let mut stats = crate::metrics::HttpStats::default();
+        // Connection 2 has been answered once and waits for its next request.
+        peers[1]
+            .write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(conns[1].http.read(now));
+        let req = conns[1].http.next_request().unwrap().unwrap();
+        let ok = Response::new(200, "text/plain", &b"ok"[..]);
+        conns[1].http.respond(Some(&req), &ok, now, "D");
+        assert!(conns[1].http.write(now));
+        let mut first = [0u8; 256];
+        let n = peers[1].read(&mut first).unwrap();
+        assert!(first[..n].ends_with(b"ok"));
+
+        for c in &mut conns {
+            turn_away(c, now, &mut date, &mut stats);
+            assert!(c.leaving);
+            assert!(c.http.write(now));
+        }
+        assert_eq!(stats.by_code, [(503, 1)]);
+        let mut fresh = String::new();
+        peers[0].read_to_string(&mut fresh).unwrap();
+        assert!(
+            fresh.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+            "{fresh}"
+        );
+        assert!(fresh.contains("\r\nRetry-After: 1\r\n"), "{fresh}");
+        let mut kept_alive = String::new();
+        peers[1].read_to_string(&mut kept_alive).unwrap();
+        assert_eq!(
+            kept_alive, "",
+            "between requests: an EOF, no unasked answer"
+        );
+    }
+}
