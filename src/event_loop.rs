@@ -38,7 +38,7 @@ const FULL_MESSAGE: &str = "banwatch has too many open connections; retry in a s
 
 /// An HTTP connection and the request of it that waits for fail2ban, if any.
 struct Conn {
-    /// Unique for the process's life: fail2ban commands are tagged with it.
+    /// Unique for the process's life (shares its counter with request ids).
     id: u64,
     http: Connection<TcpStream>,
     parked: Option<Parked>,
@@ -49,6 +49,10 @@ struct Conn {
 
 /// A request waiting for fail2ban.
 struct Parked {
+    /// What its fail2ban command is tagged with (`Tag::Conn`): unique per request, not per
+    /// connection, so the late reply to a request that already got its 504 can never answer
+    /// the next request of the same connection.
+    id: u64,
     request: Request,
     /// When the request arrived: it is answered 504 at `--timeout` after this, whatever its
     /// command's place in the queue.
@@ -397,15 +401,14 @@ impl Server {
                 return;
             }
             for (id, result) in self.state.on_completions(done, now) {
-                let Some(i) = self.conns.iter().position(|c| c.id == id) else {
+                let waiting = |c: &Conn| c.parked.as_ref().is_some_and(|p| p.id == id);
+                let Some(i) = self.conns.iter().position(waiting) else {
                     continue;
                 };
                 let Some(parked) = self.conns[i].parked.take() else {
                     continue;
                 };
                 let Some(pending) = parked.pending else {
-                    // Not this connection's command (it timed out and asked again): keep waiting.
-                    self.conns[i].parked = Some(parked);
                     continue;
                 };
                 let resp = api::finish(&pending, result, &mut self.state);
@@ -421,7 +424,7 @@ impl Server {
         for i in 0..self.conns.len() {
             let c = &mut self.conns[i];
             if let Some(p) = c.parked.take_if(|p| now >= p.at + answer_within) {
-                let id = c.id;
+                let id = p.id;
                 self.state
                     .client
                     .cancel_unsent(|t| matches!(t, Tag::Conn(w) if *w == id));
@@ -446,12 +449,11 @@ impl Server {
         for i in 0..self.conns.len() {
             loop {
                 let c = &mut self.conns[i];
-                let id = c.id;
                 if let Some(p) = &c.parked {
                     if p.pending.is_some() {
                         break;
                     }
-                    let (req, at) = (p.request.clone(), p.at);
+                    let (id, req, at) = (p.id, p.request.clone(), p.at);
                     match api::route(&req, &mut self.state, &self.ctx, id, at) {
                         Outcome::Wait => break,
                         Outcome::Respond(resp) => {
@@ -476,6 +478,8 @@ impl Server {
                         break;
                     }
                 };
+                let id = self.next_id;
+                self.next_id += 1;
                 let pending = match api::route(&req, &mut self.state, &self.ctx, id, now) {
                     Outcome::Respond(resp) => {
                         self.answer(i, Some(&req), &resp, now);
@@ -487,6 +491,7 @@ impl Server {
                 let c = &mut self.conns[i];
                 c.http.park();
                 c.parked = Some(Parked {
+                    id,
                     request: req,
                     at: now,
                     pending,
@@ -505,13 +510,19 @@ impl Server {
         self.conns[i].http.respond(req, resp, now, self.date.get());
     }
 
-    /// Queued (unsent) commands of connections that are gone are dropped, so a ban nobody waits
-    /// for any more is never sent (what was acknowledged is exactly what was done).
+    /// Queued (unsent) commands of requests nobody waits for any more (their connection is
+    /// gone) are dropped, so such a ban is never sent (what was acknowledged is exactly what was
+    /// done).
     fn forget_gone_waiters(&mut self) {
         let conns = &self.conns;
-        self.state.client.cancel_unsent(
-            |t| matches!(t, Tag::Conn(id) if !conns.iter().any(|c| c.id == *id && c.parked.is_some())),
-        );
+        let waited_for = |id: u64| {
+            conns
+                .iter()
+                .any(|c| c.parked.as_ref().is_some_and(|p| p.id == id))
+        };
+        self.state
+            .client
+            .cancel_unsent(|t| matches!(t, Tag::Conn(id) if !waited_for(*id)));
     }
 }
 

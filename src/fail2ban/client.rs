@@ -41,7 +41,6 @@ const CLOSE_COMMAND: &[u8] = b"<F2B_CLOSE_COMMAND><F2B_END_COMMAND>";
 /// A finished command: every waiter that asked for it, and the shared result.
 pub struct Completion<T> {
     pub waiters: Vec<T>,
-    pub args: Vec<String>,
     pub result: Result<Value, Error>,
 }
 
@@ -119,11 +118,6 @@ impl<T> Client<T> {
     /// Increases with every new connection to fail2ban.
     pub fn generation(&self) -> u64 {
         self.generation
-    }
-
-    /// Commands queued or in flight.
-    pub fn pending(&self) -> usize {
-        self.queue.len() + usize::from(self.in_flight.is_some())
     }
 
     /// Queue a command. `read_only` commands with the same arguments as one already queued or in
@@ -218,7 +212,6 @@ impl<T> Client<T> {
                     if let Some(f) = self.in_flight.take() {
                         done.push(Completion {
                             waiters: f.command.waiters,
-                            args: f.command.args,
                             result,
                         });
                     }
@@ -242,7 +235,6 @@ impl<T> Client<T> {
                     }
                     done.push(Completion {
                         waiters: f.command.waiters,
-                        args: f.command.args,
                         result: Err(err),
                     });
                 }
@@ -275,7 +267,6 @@ impl<T> Client<T> {
                     for c in self.queue.drain(..) {
                         done.push(Completion {
                             waiters: c.waiters,
-                            args: c.args,
                             result: Err(err.clone()),
                         });
                     }
