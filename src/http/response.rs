@@ -1,8 +1,6 @@
 //! Response bytes: status line, the fixed headers every answer carries, the caller's headers,
 //! the body. Pure: appends to a buffer the connection owns.
 
-use std::io::Write;
-
 /// A response about to be serialized.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
@@ -56,17 +54,27 @@ impl Response {
         date: &str,
     ) {
         let keep_alive = keep_alive && !self.close;
-        let _ = write!(
-            out,
-            "HTTP/1.1 {} {}\r\nDate: {date}\r\nServer: banwatch\r\nContent-Type: {}\r\n",
-            self.status,
-            reason(self.status),
+        // Plain byte pushes, no `core::fmt`: this runs once per request.
+        out.reserve(192 + self.body.len());
+        out.extend_from_slice(b"HTTP/1.1 ");
+        push_decimal(out, usize::from(self.status));
+        out.push(b' ');
+        out.extend_from_slice(reason(self.status).as_bytes());
+        for part in [
+            "\r\nDate: ",
+            date,
+            "\r\nServer: banwatch\r\nContent-Type: ",
             self.content_type,
-        );
+            "\r\n",
+        ] {
+            out.extend_from_slice(part.as_bytes());
+        }
         // A 304 has no body and no Content-Length (RFC 9110 8.6 lets it repeat the 200's
         // length, which we do not know here; sending 0 would be wrong).
         if self.status != 304 {
-            let _ = write!(out, "Content-Length: {}\r\n", self.body.len());
+            out.extend_from_slice(b"Content-Length: ");
+            push_decimal(out, self.body.len());
+            out.extend_from_slice(b"\r\n");
         }
         if !keep_alive {
             out.extend_from_slice(b"Connection: close\r\n");
@@ -74,13 +82,30 @@ impl Response {
             out.extend_from_slice(b"Connection: keep-alive\r\n");
         }
         for (name, value) in &self.headers {
-            let _ = write!(out, "{name}: {value}\r\n");
+            for part in [name, ": ", value.as_str(), "\r\n"] {
+                out.extend_from_slice(part.as_bytes());
+            }
         }
         out.extend_from_slice(b"\r\n");
         if !head_only && self.status != 304 {
             out.extend_from_slice(&self.body);
         }
     }
+}
+
+/// `n` in decimal ASCII.
+fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 fn reason(status: u16) -> &'static str {
@@ -130,6 +155,15 @@ mod tests {
             bytes(&hi.clone().header("ETag", "\"x\""), false, true, 0),
             "HTTP/1.1 200 OK\r\nDate: D\r\nServer: banwatch\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: keep-alive\r\nETag: \"x\"\r\n\r\nhi"
         );
+    }
+
+    #[test]
+    fn decimals() {
+        for n in [0, 7, 10, 304, 65_536, usize::MAX] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
     }
 
     #[test]
