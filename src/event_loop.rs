@@ -33,6 +33,11 @@ const PUMP_ROUNDS: usize = 8;
 /// away connection gets one write attempt and is closed.
 const MAX_LEAVING: usize = 256;
 
+/// After `accept` fails for want of resources (EMFILE and friends), the listener is not polled
+/// for this long, or until a connection closes: the backlog keeps it readable, and polling it
+/// meanwhile would spin.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(250);
+
 /// Body of the answer to a connection turned away at `--max-connections`.
 const FULL_MESSAGE: &str = "banwatch has too many open connections; retry in a second";
 
@@ -113,6 +118,9 @@ pub struct Server {
     date: DateCache,
     shutdown_by: Option<Instant>,
     watchdog: Option<(Duration, Instant)>,
+    /// Set when `accept` failed for want of resources: the listener is not polled until then.
+    /// Cleared when a connection closes.
+    accept_paused_until: Option<Instant>,
     /// The pollfd array, kept (empty) between turns so its allocation is reused.
     poll_buf: Vec<PollFd<'static>>,
     /// Readiness of each connection after a poll, by connection id; kept like `poll_buf`.
@@ -145,6 +153,7 @@ impl Server {
             },
             shutdown_by: None,
             watchdog,
+            accept_paused_until: None,
             poll_buf: Vec::new(),
             ready: Vec::new(),
         }
@@ -199,6 +208,7 @@ impl Server {
         self.conns.retain(|c| !c.http.finished());
         if self.conns.len() != open_before {
             self.forget_gone_waiters();
+            self.accept_paused_until = None;
         }
         self.ctx.open_connections = self.conns.len();
     }
@@ -225,6 +235,11 @@ impl Server {
         if let Some((every, last)) = self.watchdog {
             deadline = deadline.min(last + every);
         }
+        // A pause that is over stays recorded (so a lasting EMFILE is logged once) but is no
+        // deadline any more.
+        if let Some(until) = self.accept_paused_until.filter(|&until| until > now) {
+            deadline = deadline.min(until);
+        }
         deadline
     }
 
@@ -242,10 +257,11 @@ impl Server {
         let mut fds: Vec<PollFd<'_>> = std::mem::take(&mut self.poll_buf);
         fds.push(PollFd::new(&self.signals.stop, PollFlags::IN));
         fds.push(PollFd::new(&self.signals.reload, PollFlags::IN));
+        let paused = self.accept_paused_until.is_some_and(|until| now < until);
         let listening = self
             .listener
             .as_ref()
-            .filter(|_| self.shutdown_by.is_none());
+            .filter(|_| self.shutdown_by.is_none() && !paused);
         if let Some(l) = listening {
             fds.push(PollFd::new(l, PollFlags::IN));
         }
@@ -344,8 +360,12 @@ impl Server {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    // EMFILE and friends: leave the rest in the backlog until a connection closes.
-                    log::warn!("accept: {e}");
+                    // EMFILE and friends: leave the rest in the backlog until a connection
+                    // closes or the pause is over.
+                    if self.accept_paused_until.is_none() {
+                        log::warn!("accept: {e} (not accepting for a while)");
+                    }
+                    self.accept_paused_until = Some(now + ACCEPT_PAUSE);
                     break;
                 }
             };

@@ -275,6 +275,34 @@ fn clients_that_never_read_neither_pin_the_cpu_nor_stay_open() {
 }
 
 #[test]
+fn out_of_file_descriptors_banwatch_neither_spins_nor_stops_accepting() {
+    let bw = Banwatch::start(
+        Path::new("/nonexistent/f2b.sock"),
+        &["--max-connections", "1000"],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let limit = open_fds(&bw) + 4;
+    let pid = bw.pid().to_string();
+    let set = std::process::Command::new("prlimit")
+        .args(["--pid", &pid, &format!("--nofile={limit}:{limit}")])
+        .status()
+        .expect("prlimit (util-linux) is needed");
+    assert!(set.success());
+    // More connections than descriptors: the rest wait in the backlog, accept(2) says EMFILE.
+    let waiting: Vec<TcpStream> = (0..20)
+        .map(|_| TcpStream::connect(bw.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let before = cpu_time(&bw);
+    std::thread::sleep(Duration::from_secs(3));
+    let used = cpu_time(&bw) - before;
+    eprintln!("out of descriptors: {used:?} CPU in 3 s");
+    assert!(used < Duration::from_millis(300), "{used:?} CPU in 3 s");
+    drop(waiting);
+    bw.wait_for("/livez", Duration::from_secs(5), |c, _| c == 200);
+}
+
+#[test]
 fn when_full_the_longest_idle_connection_makes_room() {
     let bw = Banwatch::start(
         Path::new("/nonexistent/f2b.sock"),
