@@ -471,25 +471,25 @@ impl Server {
         for i in 0..self.conns.len() {
             loop {
                 let c = &mut self.conns[i];
-                if let Some(p) = &c.parked {
-                    if p.pending.is_some() {
-                        break;
-                    }
-                    let (id, req, at) = (p.id, p.request.clone(), p.at);
-                    match api::route(&req, &mut self.state, &self.ctx, id, at) {
-                        Outcome::Wait => break,
-                        Outcome::Respond(resp) => {
-                            self.conns[i].parked = None;
-                            self.answer(i, Some(&req), &resp, now);
+                if let Some(mut p) = c.parked.take_if(|p| p.pending.is_none()) {
+                    // Waiting on shared state: route again (the request moves out and back in,
+                    // no copy per turn).
+                    match api::route(&p.request, &mut self.state, &self.ctx, p.id, p.at) {
+                        Outcome::Wait => {
+                            self.conns[i].parked = Some(p);
+                            break;
                         }
+                        Outcome::Respond(resp) => self.answer(i, Some(&p.request), &resp, now),
                         Outcome::Command(pending) => {
-                            if let Some(p) = &mut self.conns[i].parked {
-                                p.pending = Some(pending);
-                            }
+                            p.pending = Some(pending);
+                            self.conns[i].parked = Some(p);
                             break;
                         }
                     }
                     continue;
+                }
+                if c.parked.is_some() {
+                    break;
                 }
                 let req = match c.http.next_request() {
                     Ok(Some(req)) => req,
