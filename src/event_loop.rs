@@ -301,7 +301,28 @@ impl Server {
         }
         // Readiness first, while the connections are still where poll saw them; accepting may
         // evict and reorder.
-        dispatch_ready(&mut self.conns, &self.ready, now);
+        let ready = std::mem::take(&mut self.ready);
+        let mut from = 0;
+        for &(id, flags) in &ready {
+            if flags.is_empty() {
+                continue;
+            }
+            let Some(at) = locate(&self.conns, from, id) else {
+                continue;
+            };
+            from = at + 1;
+            if apply_ready(&mut self.conns[at], flags, now) && flags.contains(PollFlags::IN) {
+                // Answer what just arrived at once: this answer leaves before the next
+                // connection is even read, so the peer can go on meanwhile.
+                self.serve(at, now);
+                let c = &mut self.conns[at];
+                if !c.http.write(now) {
+                    c.parked = None;
+                    c.http.abort();
+                }
+            }
+        }
+        self.ready = ready;
         if accept {
             self.accept(now);
         }
@@ -469,57 +490,63 @@ impl Server {
     /// Parse and route every complete request; re-route requests parked on shared state.
     fn process(&mut self, now: Instant) {
         for i in 0..self.conns.len() {
-            loop {
-                let c = &mut self.conns[i];
-                if let Some(mut p) = c.parked.take_if(|p| p.pending.is_none()) {
-                    // Waiting on shared state: route again (the request moves out and back in,
-                    // no copy per turn).
-                    match api::route(&p.request, &mut self.state, &self.ctx, p.id, p.at) {
-                        Outcome::Wait => {
-                            self.conns[i].parked = Some(p);
-                            break;
-                        }
-                        Outcome::Respond(resp) => self.answer(i, Some(&p.request), &resp, now),
-                        Outcome::Command(pending) => {
-                            p.pending = Some(pending);
-                            self.conns[i].parked = Some(p);
-                            break;
-                        }
-                    }
-                    continue;
-                }
-                if c.parked.is_some() {
-                    break;
-                }
-                let req = match c.http.next_request() {
-                    Ok(Some(req)) => req,
-                    Ok(None) => break,
-                    Err(e) => {
-                        let resp = Response::error(e.status(), &e.message()).closing();
-                        self.answer(i, None, &resp, now);
+            self.serve(i, now);
+        }
+    }
+
+    /// Parse and route the complete requests of connection `i`, or re-route its request parked
+    /// on shared state.
+    fn serve(&mut self, i: usize, now: Instant) {
+        loop {
+            let c = &mut self.conns[i];
+            if let Some(mut p) = c.parked.take_if(|p| p.pending.is_none()) {
+                // Waiting on shared state: route again (the request moves out and back in,
+                // no copy per turn).
+                match api::route(&p.request, &mut self.state, &self.ctx, p.id, p.at) {
+                    Outcome::Wait => {
+                        self.conns[i].parked = Some(p);
                         break;
                     }
-                };
-                let id = self.next_id;
-                self.next_id += 1;
-                let pending = match api::route(&req, &mut self.state, &self.ctx, id, now) {
-                    Outcome::Respond(resp) => {
-                        self.answer(i, Some(&req), &resp, now);
-                        continue;
+                    Outcome::Respond(resp) => self.answer(i, Some(&p.request), &resp, now),
+                    Outcome::Command(pending) => {
+                        p.pending = Some(pending);
+                        self.conns[i].parked = Some(p);
+                        break;
                     }
-                    Outcome::Wait => None,
-                    Outcome::Command(pending) => Some(pending),
-                };
-                let c = &mut self.conns[i];
-                c.http.park();
-                c.parked = Some(Parked {
-                    id,
-                    request: req,
-                    at: now,
-                    pending,
-                });
+                }
+                continue;
+            }
+            if c.parked.is_some() {
                 break;
             }
+            let req = match c.http.next_request() {
+                Ok(Some(req)) => req,
+                Ok(None) => break,
+                Err(e) => {
+                    let resp = Response::error(e.status(), &e.message()).closing();
+                    self.answer(i, None, &resp, now);
+                    break;
+                }
+            };
+            let id = self.next_id;
+            self.next_id += 1;
+            let pending = match api::route(&req, &mut self.state, &self.ctx, id, now) {
+                Outcome::Respond(resp) => {
+                    self.answer(i, Some(&req), &resp, now);
+                    continue;
+                }
+                Outcome::Wait => None,
+                Outcome::Command(pending) => Some(pending),
+            };
+            let c = &mut self.conns[i];
+            c.http.park();
+            c.parked = Some(Parked {
+                id,
+                request: req,
+                at: now,
+                pending,
+            });
+            break;
         }
     }
 
@@ -548,35 +575,27 @@ impl Server {
     }
 }
 
-/// Apply poll's readiness to the connections it belongs to, by id: a flag never lands on
-/// another connection, even if the vector changed since the poll.
-fn dispatch_ready(conns: &mut [Conn], ready: &[(u64, PollFlags)], now: Instant) {
-    let mut from = 0;
-    for &(id, flags) in ready {
-        if flags.is_empty() {
-            continue;
-        }
-        // Usually at the same position (nothing moved since poll); a search otherwise.
-        let at = match conns
-            .get(from..)
-            .and_then(|rest| rest.iter().position(|c| c.id == id))
-        {
-            Some(offset) => from + offset,
-            None => match conns.iter().position(|c| c.id == id) {
-                Some(i) => i,
-                None => continue,
-            },
-        };
-        from = at + 1;
-        let c = &mut conns[at];
-        let read_ok =
-            !flags.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) || c.http.read(now);
-        let ok = read_ok && (!flags.contains(PollFlags::OUT) || c.http.write(now));
-        if !ok {
-            c.parked = None;
-            c.http.abort();
-        }
+/// Where connection `id` is now: usually at or after `from` (nothing moved since poll, and
+/// readiness is in poll order), else anywhere. Poll's flags thus never land on another
+/// connection, even if the vector changed since the poll.
+fn locate(conns: &[Conn], from: usize, id: u64) -> Option<usize> {
+    conns
+        .get(from..)
+        .and_then(|rest| rest.iter().position(|c| c.id == id))
+        .map(|offset| from + offset)
+        .or_else(|| conns.iter().position(|c| c.id == id))
+}
+
+/// Do the read and write poll allows; false (and the connection aborted) on a socket error.
+fn apply_ready(c: &mut Conn, flags: PollFlags, now: Instant) -> bool {
+    let read_ok =
+        !flags.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) || c.http.read(now);
+    let ok = read_ok && (!flags.contains(PollFlags::OUT) || c.http.write(now));
+    if !ok {
+        c.parked = None;
+        c.http.abort();
     }
+    ok
 }
 
 /// Answer 503 + Retry-After and close (or just close a keep-alive connection between two
@@ -654,7 +673,14 @@ mod tests {
         ];
         // An eviction between poll and dispatch moves connection 3 into slot 0.
         conns.swap_remove(0);
-        dispatch_ready(&mut conns, &ready, now);
+        let mut from = 0;
+        for &(id, flags) in &ready {
+            let at = locate(&conns, from, id);
+            if let Some(at) = at {
+                from = at + 1;
+                assert!(apply_ready(&mut conns[at], flags, now));
+            }
+        }
         assert_eq!(conns[0].id, 3);
         let req = conns[0].http.next_request().unwrap();
         assert_eq!(req.map(|r| r.target).as_deref(), Some("/livez"));
