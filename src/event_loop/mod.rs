@@ -8,9 +8,7 @@
 //! queued, drop finished connections, then sleep in poll and do the reads and accepts it
 //! allows. The poll buffers are kept between turns, so a turn allocates nothing of its own.
 
-use std::io::Read;
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -21,6 +19,11 @@ use crate::http::{Connection, Phase, Request, Response};
 use crate::sd_notify::Notifier;
 use crate::state::{State, Tag};
 use crate::timefmt::http_date;
+
+mod signals;
+
+use signals::drain;
+pub use signals::{install_signals, Signals};
 
 /// How long in-flight answers may take to finish after SIGTERM/SIGINT.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -64,25 +67,6 @@ struct Parked {
     at: Instant,
     /// `None`: waits for shared state (route again); `Some`: its own command.
     pending: Option<Pending>,
-}
-
-pub struct Signals {
-    pub stop: UnixStream,
-    pub reload: UnixStream,
-}
-
-/// Install SIGTERM/SIGINT (stop) and SIGHUP (reload) handlers that write to pipes we poll.
-pub fn install_signals() -> std::io::Result<Signals> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let (stop, stop_w) = UnixStream::pair()?;
-    let (reload, reload_w) = UnixStream::pair()?;
-    for s in [&stop, &stop_w, &reload, &reload_w] {
-        s.set_nonblocking(true)?;
-    }
-    signal_hook::low_level::pipe::register(SIGTERM, stop_w.try_clone()?)?;
-    signal_hook::low_level::pipe::register(SIGINT, stop_w)?;
-    signal_hook::low_level::pipe::register(SIGHUP, reload_w)?;
-    Ok(Signals { stop, reload })
 }
 
 /// The `Date` header, formatted once per second.
@@ -627,15 +611,11 @@ fn recycle(mut fds: Vec<PollFd<'_>>) -> Vec<PollFd<'static>> {
     fds.into_iter().filter_map(|_| None).collect()
 }
 
-fn drain(s: &mut UnixStream) {
-    let mut buf = [0u8; 64];
-    while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
     use std::net::TcpListener;
 
     /// `n` connections (ids 1..=n) with their peers, over loopback TCP.
