@@ -615,8 +615,8 @@ fn recycle(mut fds: Vec<PollFd<'_>>) -> Vec<PollFd<'static>> {
 mod tests {
     use super::*;
     use std::io::{Read, Write};
-    use std::os::unix::net::UnixStream;
     use std::net::TcpListener;
+    use std::os::unix::net::UnixStream;
 
     /// `n` connections (ids 1..=n) with their peers, over loopback TCP.
     fn conns(n: u64, now: Instant) -> (Vec<Conn>, Vec<TcpStream>) {
