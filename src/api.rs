@@ -27,7 +27,8 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; conn
 /// What the router decided.
 pub enum Outcome {
     Respond(Response),
-    /// Waiting for shared state (a ban-list fetch); route again when it changes.
+    /// Waiting for shared state (a ban-list fetch, room in the command queue); route again
+    /// when it changes.
     Wait,
     /// A command tagged `Tag::Conn(id)` was submitted; finish with `finish` when it completes.
     Command(Pending),
@@ -161,8 +162,11 @@ fn percent_decode(s: &str) -> Option<String> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            // Two hex digits exactly: from_str_radix alone would take `+f`.
+            let hex = b
+                .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
             i += 3;
         } else {
             out.push(b[i]);
@@ -198,7 +202,12 @@ fn check_token(req: &Request, ctx: &Context) -> Option<Response> {
     let given = req
         .authorization
         .as_deref()
-        .and_then(|a| a.strip_prefix("Bearer "))
+        // The scheme is case-insensitive (RFC 9110 11.1).
+        .and_then(|a| {
+            a.get(..7)
+                .filter(|s| s.eq_ignore_ascii_case("bearer "))
+                .and(a.get(7..))
+        })
         .map(str::trim);
     match given {
         Some(g) if constant_time_eq(g.as_bytes(), token) => None,
@@ -566,6 +575,9 @@ fn write(
     let args = vec!["set".into(), jail.into(), word.into(), ip];
     match state.client.submit(args, false, Tag::Conn(conn)) {
         Ok(()) => Outcome::Command(pending),
+        // A full queue is backpressure, not an answer: wait for room (bounded by the request's
+        // own --timeout deadline in the event loop).
+        Err(Error::Busy) => Outcome::Wait,
         Err(e) => Outcome::Respond(error_response(&e)),
     }
 }
@@ -583,6 +595,7 @@ fn banned_ip(state: &mut State, conn: u64, ip: &str) -> Outcome {
         .submit(vec!["banned".into(), ip.clone()], true, Tag::Conn(conn))
     {
         Ok(()) => Outcome::Command(Pending::BannedIp { ip }),
+        Err(Error::Busy) => Outcome::Wait,
         Err(e) => Outcome::Respond(error_response(&e)),
     }
 }
@@ -651,6 +664,44 @@ mod tests {
             split_path("/api/v1/jails/my%20jail").unwrap(),
             ["api", "v1", "jails", "my jail"]
         );
+    }
+
+    #[test]
+    fn a_percent_escape_is_two_hex_digits() {
+        assert_eq!(percent_decode("a%20b").as_deref(), Some("a b"));
+        for bad in ["%+f", "%-1", "% f", "%f", "%"] {
+            assert_eq!(percent_decode(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        let ctx = Context {
+            token: Some(b"t0k".to_vec()),
+            protect_reads: false,
+            metrics_per_ip: 0,
+            stats: metrics::HttpStats::default(),
+            open_connections: 0,
+        };
+        let with = |auth: &str| Request {
+            method: "POST".into(),
+            target: "/".into(),
+            minor_version: 1,
+            keep_alive: true,
+            authorization: Some(auth.into()),
+            if_none_match: None,
+            body: Vec::new(),
+        };
+        for ok in ["Bearer t0k", "bearer t0k", "BEARER t0k"] {
+            assert!(check_token(&with(ok), &ctx).is_none(), "{ok}");
+        }
+        for bad in ["Basic t0k", "Bearer", "Bearer t0K", "Bearert0k"] {
+            assert_eq!(
+                check_token(&with(bad), &ctx).map(|r| r.status),
+                Some(401),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
