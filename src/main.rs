@@ -137,7 +137,7 @@ fn serve(config: ServeConfig) -> Result<(), String> {
     );
     server.run().map_err(|e| format!("event loop: {e}"))?;
     if let Some(path) = &config.state_file {
-        match server.state.history.save(path) {
+        match server.state().history.save(path) {
             Ok(()) => log::info!("history saved to {}", path.display()),
             Err(e) => log::warn!("could not save the history to {}: {e}", path.display()),
         }

@@ -143,6 +143,11 @@ impl Server {
         }
     }
 
+    /// What the loop knew when it stopped (the history to save, say).
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
     /// Run until SIGTERM/SIGINT and the grace period are over.
     pub fn run(&mut self) -> std::io::Result<()> {
         if let Some(n) = &self.notifier {
