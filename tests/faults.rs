@@ -48,6 +48,12 @@ fn expect_fault(bw: &Banwatch, reason: &str) {
     });
     assert!(body.contains("\"offline\""), "{body}");
     eprintln!("fault '{reason}' reported after {:?}", t.elapsed());
+    let log = bw.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("WARN") && l.contains("fail2ban went offline")),
+        "the transition is logged once as a warning: {log}"
+    );
     for _ in 0..3 {
         let t = Instant::now();
         let reply = bw.raw(
