@@ -35,6 +35,7 @@ Serve options (each also from an env var, e.g. BANWATCH_LISTEN; flags win):
   --max-connections N      concurrent HTTP connections [64]
   --metrics-per-ip N       export f2b_banned_ip for at most N IPs per jail [0]
   --max-reply-bytes N      largest fail2ban reply accepted [67108864]
+  --state-file PATH        keep the ban history across restarts (saved on SIGTERM, read at start)
 
 Logs go to stderr; set RUST_LOG=debug for more. Docs: README.md, docs/openapi.yaml
 ";
@@ -70,6 +71,8 @@ pub struct ServeConfig {
     pub metrics_per_ip: usize,
     /// Bytes.
     pub max_reply: usize,
+    /// Where the history is saved on SIGTERM and loaded at start; None keeps it in memory only.
+    pub state_file: Option<PathBuf>,
 }
 
 /// Upper bound for `--max-connections`: each connection holds up to ~40 KiB of buffers.
@@ -178,6 +181,7 @@ const SERVE_OPTIONS: &[&str] = &[
     "max-connections",
     "metrics-per-ip",
     "max-reply-bytes",
+    "state-file",
 ];
 
 fn serve_config(
@@ -240,6 +244,9 @@ fn serve_config(
             1024,
             1 << 30,
         )?,
+        state_file: get("state-file")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from),
     })
 }
 

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod context;
 pub mod event_loop;
 pub mod fail2ban;
+pub mod history;
 pub mod http;
 pub mod json;
 pub mod logger;

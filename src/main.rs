@@ -95,7 +95,21 @@ fn serve(config: ServeConfig) -> Result<(), String> {
         .map_err(|e| format!("listener: {e}"))?;
     let signals = event_loop::install_signals().map_err(|e| format!("signal handlers: {e}"))?;
     let fail2ban = client::Client::new(config.socket.clone(), config.timeout, config.max_reply);
-    let state = State::new(fail2ban, config.interval, Instant::now());
+    let mut state = State::new(fail2ban, config.interval, Instant::now());
+    if let Some(path) = &config.state_file {
+        // A history that cannot be read is reported and replaced, never a reason not to start.
+        match banwatch::history::History::load(path) {
+            Ok(Some(history)) => {
+                log::info!("history read from {}", path.display());
+                state.history = history;
+            }
+            Ok(None) => log::info!("no saved history at {} yet", path.display()),
+            Err(why) => log::warn!(
+                "ignoring the saved history in {}: {why}; starting with an empty one",
+                path.display()
+            ),
+        }
+    }
     let ctx = Context::new(token, config.protect_reads, config.metrics_per_ip);
     log::info!(
         "banwatch {} listening on http://{} for fail2ban at {} (writes {})",
@@ -117,6 +131,12 @@ fn serve(config: ServeConfig) -> Result<(), String> {
         signals,
     );
     server.run().map_err(|e| format!("event loop: {e}"))?;
+    if let Some(path) = &config.state_file {
+        match server.state().history.save(path) {
+            Ok(()) => log::info!("history saved to {}", path.display()),
+            Err(e) => log::warn!("could not save the history to {}: {e}", path.display()),
+        }
+    }
     log::info!("stopped");
     Ok(())
 }

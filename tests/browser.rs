@@ -1,131 +1,210 @@
 //! The status page in a real browser (Debian's chromium, headless) against banwatch and a real
-//! fail2ban with two jails and one ban: the rendered DOM after the first refresh shows both jails,
-//! the banned IP and "online"; after fail2ban stops, "offline". Screenshots (desktop and 375 px,
-//! light and dark) are saved under target/ for people to look at. Also checks the page's headers
-//! (CSP without unsafe-inline, ETag and 304) and its size budget.
+//! fail2ban with two jails and one ban: once rendered, the page shows both jails, the banned IP,
+//! "online" and the ban in the history chart; at a phone's 390 px the page does not scroll
+//! sideways and the chart is drawn to the card's width; with fail2ban hung (SIGSTOP) and after it
+//! stops, "offline" and why, history kept. Screenshots at 1280x900 and 390x844, online and hung
+//! (and dark), are saved under target/page-*.png for people to look at. Also checks the page's
+//! headers (CSP without unsafe-inline, ETag and 304) and its size budget.
+//!
+//! Chromium is driven by tests/browser/cdp.py over the DevTools pipe: headless Chromium will not
+//! size a window under 500 px, so the phone viewport is set by device-metrics emulation.
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use common::banwatch::{curl, Banwatch};
 use common::Fail2ban;
+use serde_json::Value;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-fn chromium(extra: &[&str], url: &str) -> String {
+/// What the page showed at a viewport: the text, the DOM, and its scroll and client widths.
+struct Rendered {
+    text: String,
+    dom: String,
+    scroll_width: u64,
+    client_width: u64,
+}
+
+/// Open `url` at `width`x`height`, wait until the JS expression `ready` holds, and report;
+/// with `shot`, also save a screenshot as target/page-{shot}.png.
+fn render(
+    url: &str,
+    width: u32,
+    height: u32,
+    ready: &str,
+    shot: Option<&str>,
+    dark: bool,
+) -> Rendered {
     if !Path::new(CHROMIUM).exists() {
         panic!("{CHROMIUM} is missing: apt-get install chromium (build/test installs it)");
     }
-    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let profile = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("chromium-{}-{run}", std::process::id()));
-    let out = Command::new("timeout")
-        .arg("90")
-        .arg(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=6000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(extra)
-        .arg(url)
-        .output()
-        .expect("run chromium");
-    let _ = std::fs::remove_dir_all(&profile);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/cdp.py");
+    let mut cmd = Command::new("timeout");
+    cmd.arg("90").arg("python3").arg(script).args([
+        url,
+        &width.to_string(),
+        &height.to_string(),
+        ready,
+    ]);
+    let shot_path = shot
+        .map(|name| Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/page-{name}.png")));
+    if let Some(p) = &shot_path {
+        let _ = std::fs::remove_file(p);
+        cmd.arg("--screenshot").arg(p);
+    }
+    if dark {
+        cmd.arg("--dark");
+    }
+    let out = cmd.output().expect("run python3 tests/browser/cdp.py");
     assert!(
         out.status.success(),
-        "chromium failed: {}",
+        "chromium via cdp.py failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn text_of(dom: &str) -> String {
-    // Crude but enough: drop tags, keep text.
-    let mut out = String::new();
-    let mut in_tag = false;
-    for c in dom.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => {
-                in_tag = false;
-                out.push(' ');
-            }
-            c if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-#[test]
-fn the_page_shows_jails_bans_and_state_in_a_real_browser() {
-    let mut f2b = Fail2ban::start(&["sshd", "nginx"]);
-    f2b.ban_by_failures("sshd", "203.0.113.7");
-    let bw = Banwatch::start(f2b.socket(), &["--interval", "1", "--timeout", "1"]);
-    bw.wait_for("/api/v1/jails", Duration::from_secs(10), |_, b| {
-        b.contains("\"currently_banned\":1")
-    });
-
-    let dom = chromium(&["--dump-dom"], &bw.url("/"));
-    let text = text_of(&dom);
-    for want in ["sshd", "nginx", "203.0.113.7", "fail2ban online", "1.0.2"] {
+    if let Some(p) = &shot_path {
         assert!(
-            text.contains(want),
-            "the page does not show {want:?}:\n{text}"
-        );
-    }
-    assert!(!text.contains("banwatch unreachable"), "{text}");
-
-    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
-    for (name, size, dark) in [
-        ("desktop", "1280,900", false),
-        ("phone", "375,800", false),
-        ("dark", "1280,900", true),
-    ] {
-        let shot = target.join(format!("page-{name}.png"));
-        let _ = std::fs::remove_file(&shot);
-        let mut args = vec![
-            format!("--window-size={size}"),
-            format!("--screenshot={}", shot.display()),
-            "--hide-scrollbars".into(),
-        ];
-        if dark {
-            args.push("--force-dark-mode".into());
-            args.push("--blink-settings=preferredColorScheme=0".into());
-        }
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        chromium(&args, &bw.url("/"));
-        assert!(
-            std::fs::metadata(&shot)
+            std::fs::metadata(p)
                 .map(|m| m.len() > 10_000)
                 .unwrap_or(false),
             "no screenshot {}",
-            shot.display()
+            p.display()
         );
     }
+    let v: Value = serde_json::from_slice(&out.stdout).expect("cdp.py prints JSON");
+    Rendered {
+        text: v["text"]
+            .as_str()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+        dom: v["dom"].as_str().unwrap_or_default().to_string(),
+        scroll_width: v["scroll_width"].as_u64().unwrap_or(u64::MAX),
+        client_width: v["client_width"].as_u64().unwrap_or(0),
+    }
+}
 
-    f2b.stop();
-    bw.wait_for("/health", Duration::from_secs(5), |c, _| c == 503);
-    let text = text_of(&chromium(&["--dump-dom"], &bw.url("/")));
+/// The page has rendered jails, history and this fail2ban state.
+fn ready(state: &str) -> String {
+    format!(
+        "document.getElementById('state-word').textContent === '{state}' && \
+         document.querySelector('#jails tbody button') && \
+         document.querySelector('#hist-chart svg')"
+    )
+}
+
+/// The `width` attribute of the history chart's `<svg>`.
+fn chart_width(dom: &str) -> u32 {
+    let chart = &dom[dom.find("id=\"hist-chart\"").expect("the chart box")..];
+    let svg = &chart[chart.find("<svg").expect("an svg chart")..];
+    let w = &svg[svg.find("width=\"").expect("svg width") + 7..];
+    w[..w.find('"').unwrap()].parse().expect("a number")
+}
+
+/// The page fits the viewport: nothing makes it scroll sideways.
+fn assert_no_sideways_scroll(r: &Rendered, what: &str) {
     assert!(
-        text.contains("fail2ban offline"),
-        "after fail2ban stopped:\n{text}"
+        r.scroll_width <= r.client_width,
+        "{what}: the page is {} px wide in a {} px viewport",
+        r.scroll_width,
+        r.client_width
+    );
+}
+
+#[test]
+fn the_page_shows_jails_bans_history_and_state_in_a_real_browser() {
+    let mut f2b = Fail2ban::start(&["sshd", "nginx"]);
+    let bw = Banwatch::start(f2b.socket(), &["--interval", "1", "--timeout", "1"]);
+    // The first probe is history's baseline: ban after it, so the chart has a bar to show.
+    bw.wait_for("/api/v1/history", Duration::from_secs(10), |_, b| {
+        b.contains("0],\"failures\"")
+    });
+    f2b.ban_by_failures("sshd", "203.0.113.7");
+    bw.wait_for("/api/v1/jails", Duration::from_secs(10), |_, b| {
+        b.contains("\"currently_banned\":1")
+    });
+    bw.wait_for("/api/v1/history", Duration::from_secs(10), |_, b| {
+        b.contains(",1],\"failures\"") || b.contains(",1,")
+    });
+    let url = bw.url("/");
+
+    let desktop = render(&url, 1280, 900, &ready("online"), Some("desktop"), false);
+    for want in [
+        "sshd",
+        "nginx",
+        "203.0.113.7",
+        "fail2ban online",
+        "1.0.2",
+        "1 ban, 3 failures in all jails over the last 24 hours (5-minute bars",
+    ] {
+        assert!(
+            desktop.text.contains(want),
+            "the page does not show {want:?}:\n{}",
+            desktop.text
+        );
+    }
+    assert!(
+        !desktop.text.contains("banwatch unreachable"),
+        "{}",
+        desktop.text
+    );
+    assert_eq!(
+        desktop.dom.matches("class=\"bar\"").count(),
+        1,
+        "one bucket with bans is one bar:\n{}",
+        desktop.dom
     );
     assert!(
-        text.contains("is fail2ban running"),
-        "the reason is shown:\n{text}"
+        desktop.dom.contains("class=\"gap\""),
+        "the buckets before banwatch started are shaded as no data"
+    );
+    assert!(
+        chart_width(&desktop.dom) > 600,
+        "the chart uses a desktop's width"
+    );
+    assert_no_sideways_scroll(&desktop, "1280 px");
+
+    // On a phone the chart is drawn to the card's width and the page does not scroll sideways.
+    let phone = render(&url, 390, 844, &ready("online"), Some("phone"), false);
+    let width = chart_width(&phone.dom);
+    assert!(
+        (200..=390 - 2 * 16).contains(&width),
+        "chart {width} px wide at 390 px"
+    );
+    assert_no_sideways_scroll(&phone, "390 px");
+    render(&url, 1280, 900, &ready("online"), Some("dark"), true);
+
+    // fail2ban hung (SIGSTOP): the page still loads, shows why, and keeps the history.
+    let _ = Command::new("kill")
+        .args(["-STOP", &f2b.pid().to_string()])
+        .status();
+    bw.wait_for("/health", Duration::from_secs(10), |c, _| c == 503);
+    for (name, width, height) in [("desktop-hung", 1280, 900), ("phone-hung", 390, 844)] {
+        let hung = render(&url, width, height, &ready("offline"), Some(name), false);
+        assert!(
+            hung.text.contains("fail2ban offline") && hung.text.contains("1 ban, 3 failures"),
+            "with fail2ban hung:\n{}",
+            hung.text
+        );
+        assert_no_sideways_scroll(&hung, name);
+    }
+    let _ = Command::new("kill")
+        .args(["-CONT", &f2b.pid().to_string()])
+        .status();
+
+    f2b.stop();
+    bw.wait_for("/health", Duration::from_secs(5), |c, b| {
+        c == 503 && b.contains("is fail2ban running")
+    });
+    let gone = render(&url, 1280, 900, &ready("offline"), None, false);
+    assert!(
+        gone.text.contains("is fail2ban running"),
+        "the reason is shown after fail2ban stopped:\n{}",
+        gone.text
     );
 }
 

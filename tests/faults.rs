@@ -48,10 +48,16 @@ fn expect_fault(bw: &Banwatch, reason: &str) {
     });
     assert!(body.contains("\"offline\""), "{body}");
     eprintln!("fault '{reason}' reported after {:?}", t.elapsed());
+    let log = bw.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("WARN") && l.contains("fail2ban went offline")),
+        "the transition is logged once as a warning: {log}"
+    );
     for _ in 0..3 {
         let t = Instant::now();
         let reply = bw.raw(
-            b"GET /livez HTTP/1.1\r\nConnection: close\r\n\r\n",
+            b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
             Duration::from_secs(2),
         );
         assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
@@ -231,12 +237,18 @@ fn a_server_that_answers_one_byte_per_second() {
 
 #[test]
 fn a_missing_socket_dir_is_waited_for() {
+    let f2b = Fail2ban::start(&["sshd"]);
     let dir = std::env::temp_dir().join(format!("bw-late-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let bw = Banwatch::start(&dir.join("f2b.sock"), &["--interval", INTERVAL]);
     bw.wait_for("/health", DETECT_WITHIN, |c, b| {
         c == 503 && b.contains("no fail2ban socket")
     });
-    assert!(!Path::new(&dir).exists());
+    assert!(!Path::new(&dir).exists(), "banwatch does not create it");
     assert_eq!(bw.get("/livez").0, 200);
+    // The directory appears, with the (real) server's socket in it: banwatch finds it.
+    std::fs::create_dir(&dir).unwrap();
+    std::os::unix::fs::symlink(f2b.socket(), dir.join("f2b.sock")).unwrap();
+    expect_recovery(&bw);
+    let _ = std::fs::remove_dir_all(&dir);
 }

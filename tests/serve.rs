@@ -125,7 +125,7 @@ fn a_hung_fail2ban_gives_503_with_a_timeout_reason_while_livez_stays_fast() {
     for _ in 0..5 {
         let t = Instant::now();
         let reply = bw.raw(
-            b"GET /livez HTTP/1.1\r\nConnection: close\r\n\r\n",
+            b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
             Duration::from_secs(2),
         );
         let took = t.elapsed();
@@ -135,6 +135,47 @@ fn a_hung_fail2ban_gives_503_with_a_timeout_reason_while_livez_stays_fast() {
             "/livez took {took:?} while fail2ban hangs"
         );
     }
+}
+
+#[test]
+fn a_request_queued_behind_a_hung_fail2ban_gets_its_504_at_timeout_after_it_arrived() {
+    let dir = std::env::temp_dir().join(format!("bw-queue-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fake = FakeFail2ban::start(&dir.join("f2b.sock"), Fault::Hang);
+    let timeout = Duration::from_secs(2);
+    let bw = Banwatch::start(&fake.path, &["--interval", "60", "--timeout", "2"]);
+    // While the first probe hangs (health still unknown), four lookups of different IPs queue
+    // behind it, each with its own command: without a deadline of their own the last would
+    // wait 5 x --timeout.
+    let addr = bw.addr;
+    let clients: Vec<_> = (1..=4)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let t = Instant::now();
+                let req = format!(
+                    "GET /api/v1/bans/192.0.2.{i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                );
+                let reply =
+                    common::banwatch::raw_exchange(addr, req.as_bytes(), Duration::from_secs(15));
+                (t.elapsed(), reply)
+            })
+        })
+        .collect();
+    let mut answered = Vec::new();
+    for c in clients {
+        let (took, reply) = c.join().unwrap();
+        answered.push(took);
+        assert!(reply.starts_with("HTTP/1.1 504 "), "{reply}");
+        assert!(
+            took >= timeout - Duration::from_millis(100)
+                && took < timeout + Duration::from_millis(1500),
+            "504 after {took:?}, not --timeout after the request arrived"
+        );
+        assert!(reply.contains("did not answer within 2 s"), "{reply}");
+    }
+    eprintln!("504s of 4 queued requests after {answered:?}");
+    // fail2ban (the fake) still hangs; /livez is unaffected.
+    assert_eq!(bw.get("/livez").0, 200);
 }
 
 #[test]
@@ -175,7 +216,7 @@ fn keep_alive_http10_and_pipelining() {
 
     // Three pipelined requests in one write, answered in order.
     let reply = bw.raw(
-        b"GET /livez HTTP/1.1\r\n\r\nHEAD /livez HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\nConnection: close\r\n\r\n",
+        b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\nHEAD /livez HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         Duration::from_secs(3),
     );
     let statuses: Vec<&str> = reply
@@ -197,11 +238,14 @@ fn malformed_requests_get_400_and_oversized_headers_431() {
     let reply = bw.raw(b"GARBAGE\r\n\r\n", Duration::from_secs(2));
     assert!(reply.starts_with("HTTP/1.1 400 "), "{reply}");
     assert!(reply.contains("Connection: close"), "{reply}");
-    let big = format!("GET /livez HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(9000));
+    let big = format!(
+        "GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(9000)
+    );
     let reply = bw.raw(big.as_bytes(), Duration::from_secs(2));
     assert!(reply.starts_with("HTTP/1.1 431 "), "{reply}");
     let reply = bw.raw(
-        b"DELETE /livez HTTP/1.1\r\n\r\n",
+        b"DELETE /livez HTTP/1.1\r\nHost: x\r\n\r\n",
         Duration::from_millis(500),
     );
     assert!(

@@ -28,7 +28,8 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; conn
 /// What the router decided.
 pub enum Outcome {
     Respond(Response),
-    /// Waiting for shared state (a ban-list fetch); route again when it changes.
+    /// Waiting for shared state (a ban-list fetch, room in the command queue); route again
+    /// when it changes.
     Wait,
     /// A command tagged `Tag::Conn(id)` was submitted; finish with `finish` when it completes.
     Command(Pending),
@@ -93,6 +94,9 @@ pub fn route(
         ("DELETE", ["api", "v1", "jails", jail, "bans", ip]) => {
             write(req, state, ctx, conn, jail, Some(ip))
         }
+        (_, ["api", "v1", "history"]) if read => {
+            respond(check_read(req, ctx).unwrap_or_else(|| history(req, state)))
+        }
         (_, ["api", "v1", "bans", ip]) if read => match check_read(req, ctx) {
             Some(r) => respond(r),
             None => banned_ip(state, conn, ip),
@@ -121,6 +125,7 @@ fn allowed(path: &[&str]) -> Option<&'static str> {
         ["api", "v1", "status"]
         | ["api", "v1", "jails"]
         | ["api", "v1", "jails", _]
+        | ["api", "v1", "history"]
         | ["api", "v1", "bans", _] => Some("GET, HEAD"),
         ["api", "v1", "jails", _, "bans"] => Some("GET, HEAD, POST"),
         ["api", "v1", "jails", _, "bans", _] => Some("DELETE"),
@@ -154,8 +159,11 @@ fn percent_decode(s: &str) -> Option<String> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            // Two hex digits exactly: from_str_radix alone would take `+f`.
+            let hex = b
+                .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
             i += 3;
         } else {
             out.push(b[i]);
@@ -191,7 +199,12 @@ fn check_token(req: &Request, ctx: &Context) -> Option<Response> {
     let given = req
         .authorization
         .as_deref()
-        .and_then(|a| a.strip_prefix("Bearer "))
+        // The scheme is case-insensitive (RFC 9110 11.1).
+        .and_then(|a| {
+            a.get(..7)
+                .filter(|s| s.eq_ignore_ascii_case("bearer "))
+                .and(a.get(7..))
+        })
         .map(str::trim);
     match given {
         Some(g) if constant_time_eq(g.as_bytes(), token) => None,
@@ -260,6 +273,18 @@ const fn etag(bytes: &[u8]) -> [u8; 18] {
         d += 1;
     }
     out
+}
+
+fn history(req: &Request, state: &State) -> Response {
+    match crate::history::Range::parse(query_param(req, "range")) {
+        Ok(range) => Response::new(
+            200,
+            "application/json",
+            state.history.to_json(range, std::time::SystemTime::now()).into_bytes(),
+        )
+        .header("Cache-Control", "no-store"),
+        Err(msg) => Response::error(400, &msg),
+    }
 }
 
 /// `(page, page_size)` from the query, or a 400 response.
@@ -439,6 +464,9 @@ fn write(
     let args = vec!["set".into(), jail.into(), word.into(), ip];
     match state.client.submit(args, false, Tag::Conn(conn)) {
         Ok(()) => Outcome::Command(pending),
+        // A full queue is backpressure, not an answer: wait for room (bounded by the request's
+        // own --timeout deadline in the event loop).
+        Err(Error::Busy) => Outcome::Wait,
         Err(e) => Outcome::Respond(error_response(&e)),
     }
 }
@@ -456,6 +484,7 @@ fn banned_ip(state: &mut State, conn: u64, ip: &str) -> Outcome {
         .submit(vec!["banned".into(), ip.clone()], true, Tag::Conn(conn))
     {
         Ok(()) => Outcome::Command(Pending::BannedIp { ip }),
+        Err(Error::Busy) => Outcome::Wait,
         Err(e) => Outcome::Respond(error_response(&e)),
     }
 }
@@ -541,6 +570,38 @@ mod tests {
     fn etags_are_the_quoted_fnv1a_in_hex() {
         assert_eq!(&etag(b""), b"\"cbf29ce484222325\"");
         assert_eq!(&etag(b"a"), b"\"af63dc4c8601ec8c\"");
+    }
+
+    #[test]
+    fn a_percent_escape_is_two_hex_digits() {
+        assert_eq!(percent_decode("a%20b").as_deref(), Some("a b"));
+        for bad in ["%+f", "%-1", "% f", "%f", "%"] {
+            assert_eq!(percent_decode(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        let ctx = Context::new(Some(b"t0k".to_vec()), false, 0);
+        let with = |auth: &str| Request {
+            method: "POST".into(),
+            target: "/".into(),
+            minor_version: 1,
+            keep_alive: true,
+            authorization: Some(auth.into()),
+            if_none_match: None,
+            body: Vec::new(),
+        };
+        for ok in ["Bearer t0k", "bearer t0k", "BEARER t0k"] {
+            assert!(check_token(&with(ok), &ctx).is_none(), "{ok}");
+        }
+        for bad in ["Basic t0k", "Bearer", "Bearer t0K", "Bearert0k"] {
+            assert_eq!(
+                check_token(&with(bad), &ctx).map(|r| r.status),
+                Some(401),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -41,7 +41,6 @@ const CLOSE_COMMAND: &[u8] = b"<F2B_CLOSE_COMMAND><F2B_END_COMMAND>";
 /// A finished command: every waiter that asked for it, and the shared result.
 pub struct Completion<T> {
     pub waiters: Vec<T>,
-    pub args: Vec<String>,
     pub result: Result<Value, Error>,
 }
 
@@ -119,11 +118,6 @@ impl<T> Client<T> {
     /// Increases with every new connection to fail2ban.
     pub fn generation(&self) -> u64 {
         self.generation
-    }
-
-    /// Commands queued or in flight.
-    pub fn pending(&self) -> usize {
-        self.queue.len() + usize::from(self.in_flight.is_some())
     }
 
     /// Queue a command. `read_only` commands with the same arguments as one already queued or in
@@ -218,7 +212,6 @@ impl<T> Client<T> {
                     if let Some(f) = self.in_flight.take() {
                         done.push(Completion {
                             waiters: f.command.waiters,
-                            args: f.command.args,
                             result,
                         });
                     }
@@ -242,7 +235,6 @@ impl<T> Client<T> {
                     }
                     done.push(Completion {
                         waiters: f.command.waiters,
-                        args: f.command.args,
                         result: Err(err),
                     });
                 }
@@ -272,7 +264,6 @@ impl<T> Client<T> {
                     for c in self.queue.drain(..) {
                         done.push(Completion {
                             waiters: c.waiters,
-                            args: c.args,
                             result: Err(err.clone()),
                         });
                     }
@@ -523,5 +514,146 @@ pub fn query(
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::unix::net::{UnixListener, UnixStream};
+
+    /// `(0, 'pong')` pickled at protocol 2, then the terminator.
+    const PONG: &[u8] = b"\x80\x02K\x00X\x04\x00\x00\x00pong\x86.<F2B_END_COMMAND>";
+
+    /// A listening socket in a fresh temp dir; the client connects to it without an accept
+    /// (the backlog takes the connection), so one thread plays both sides.
+    fn server(name: &str) -> (UnixListener, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("bw-client-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f2b.sock");
+        (UnixListener::bind(&path).unwrap(), path)
+    }
+
+    /// Read one whole command (up to the terminator) as the server.
+    fn command(peer: &mut UnixStream) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut b = [0u8; 1024];
+        while !got.ends_with(TERMINATOR) {
+            let n = peer.read(&mut b).unwrap();
+            assert!(n > 0, "client closed");
+            got.extend_from_slice(&b[..n]);
+        }
+        got
+    }
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn identical_reads_share_one_command_and_every_waiter_gets_the_reply() {
+        let (listener, path) = server("coalesce");
+        let t = Instant::now();
+        let mut c: Client<u32> = Client::new(path, Duration::from_secs(3), 1 << 20);
+        c.submit(args(&["ping"]), true, 1).unwrap();
+        c.submit(args(&["ping"]), true, 2).unwrap();
+        let mut done = Vec::new();
+        c.drive(t, &mut done);
+        let (mut peer, _) = listener.accept().unwrap();
+        assert_eq!(command(&mut peer), encode(&["ping"]));
+        assert_eq!(c.interest(), PollFlags::IN);
+        peer.write_all(PONG).unwrap();
+        c.drive(t, &mut done);
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].waiters, [1, 2]);
+        assert!(matches!(&done[0].result, Ok(Value::Str(s)) if s == "pong"));
+        assert_eq!(c.commands_sent, 1);
+        assert_eq!(c.deadline(), None, "nothing in flight");
+    }
+
+    fn encode(a: &[&str]) -> Vec<u8> {
+        pickle::encode_command(a).unwrap()
+    }
+
+    #[test]
+    fn an_unsent_command_nobody_waits_for_is_never_sent() {
+        let (listener, path) = server("cancel");
+        let t = Instant::now();
+        let mut c: Client<u32> = Client::new(path, Duration::from_secs(3), 1 << 20);
+        let mut done = Vec::new();
+        c.submit(args(&["set", "j", "banip", "192.0.2.1"]), false, 1)
+            .unwrap();
+        c.drive(t, &mut done);
+        c.submit(args(&["set", "j", "banip", "192.0.2.2"]), false, 2)
+            .unwrap();
+        c.submit(args(&["set", "j", "banip", "192.0.2.3"]), false, 3)
+            .unwrap();
+        c.cancel_unsent(|w| *w == 2);
+        let (mut peer, _) = listener.accept().unwrap();
+        assert_eq!(
+            command(&mut peer),
+            encode(&["set", "j", "banip", "192.0.2.1"])
+        );
+        peer.write_all(PONG).unwrap();
+        c.drive(t, &mut done);
+        assert_eq!(
+            command(&mut peer),
+            encode(&["set", "j", "banip", "192.0.2.3"]),
+            "the cancelled .2 is skipped"
+        );
+        peer.write_all(PONG).unwrap();
+        c.drive(t, &mut done);
+        let waiters: Vec<u32> = done.iter().flat_map(|d| d.waiters.clone()).collect();
+        assert_eq!(waiters, [1, 3]);
+        assert_eq!(c.commands_sent, 2);
+    }
+
+    #[test]
+    fn a_command_in_flight_times_out_at_its_deadline_and_the_next_is_sent_fresh() {
+        let (listener, path) = server("timeout");
+        let t = Instant::now();
+        let timeout = Duration::from_secs(3);
+        let mut c: Client<u32> = Client::new(path, timeout, 1 << 20);
+        let mut done = Vec::new();
+        c.submit(args(&["status"]), true, 1).unwrap();
+        c.drive(t, &mut done);
+        assert_eq!(c.deadline(), Some(t + timeout));
+        c.drive(t + timeout - Duration::from_millis(1), &mut done);
+        assert!(done.is_empty());
+        c.drive(t + timeout, &mut done);
+        assert!(
+            matches!(&done[0].result, Err(Error::Timeout { command, .. }) if command == "status")
+        );
+        assert_eq!(c.fd().map(|_| ()), None, "connection dropped");
+        // The next command goes out on a new connection.
+        c.submit(args(&["ping"]), true, 2).unwrap();
+        c.drive(t + timeout, &mut done);
+        let _first = listener.accept().unwrap();
+        let (mut second, _) = listener.accept().unwrap();
+        assert_eq!(command(&mut second), encode(&["ping"]));
+        assert_eq!(c.generation(), 2);
+    }
+
+    #[test]
+    fn a_full_queue_refuses_with_busy_and_a_missing_socket_fails_every_queued_command() {
+        let dir = std::env::temp_dir().join(format!("bw-client-none-{}", std::process::id()));
+        let mut c: Client<usize> = Client::new(dir.join("nope.sock"), Duration::from_secs(1), 1024);
+        for i in 0..MAX_QUEUE {
+            c.submit(args(&["set", "j", "banip", &i.to_string()]), false, i)
+                .unwrap();
+        }
+        assert!(matches!(
+            c.submit(args(&["ping"]), false, MAX_QUEUE),
+            Err(Error::Busy)
+        ));
+        let mut done = Vec::new();
+        c.drive(Instant::now(), &mut done);
+        assert_eq!(done.len(), MAX_QUEUE);
+        assert!(done
+            .iter()
+            .all(|d| matches!(d.result, Err(Error::Connect { .. }))));
+        assert_eq!(c.connect_errors, 1);
     }
 }

@@ -16,6 +16,7 @@ use crate::fail2ban::client::{Client, Completion};
 use crate::fail2ban::pickle::Value;
 use crate::fail2ban::replies::JailStatus;
 use crate::fail2ban::Error;
+use crate::history::History;
 
 pub use bans::{Ban, BanList, BansView, Host, BAN_READ_SLICE};
 pub use probe::version_at_least;
@@ -143,6 +144,8 @@ pub struct State {
     pub last_probe_duration: Option<Duration>,
     /// Ban-list commands sent (coalescing is observable here).
     pub ban_list_fetches: u64,
+    /// Bans and failures per time bucket, fed by every probe that ends online.
+    pub history: History,
 }
 
 impl State {
@@ -168,6 +171,7 @@ impl State {
             probe_outstanding: 0,
             last_probe_duration: None,
             ban_list_fetches: 0,
+            history: History::default(),
         }
     }
 

@@ -5,7 +5,7 @@
 
 use std::time::{Instant, SystemTime};
 
-use super::{BanList, Jail, Setting, Settings, State, Tag};
+use super::{BanList, Health, Jail, Setting, Settings, State, Tag};
 use crate::fail2ban::pickle::Value;
 use crate::fail2ban::replies::{self, JailStatus, ServerStatus};
 use crate::fail2ban::Error;
@@ -156,7 +156,19 @@ impl State {
         if self.probe_outstanding == 0 {
             if let Some(started) = self.probe_started.take() {
                 self.last_probe_duration = Some(now.saturating_duration_since(started));
-                self.checked_at = Some(SystemTime::now());
+                let checked_at = SystemTime::now();
+                self.checked_at = Some(checked_at);
+                if self.health == Health::Online {
+                    let totals: Vec<(&str, u64, u64)> = self
+                        .jails
+                        .iter()
+                        .filter_map(|j| {
+                            let s = j.status.as_ref()?;
+                            Some((j.name.as_str(), s.total_banned, s.total_failed))
+                        })
+                        .collect();
+                    self.history.record(checked_at, &totals);
+                }
             }
         }
     }

@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_banwatch");
 pub struct Banwatch {
     pub child: Child,
     pub addr: SocketAddr,
+    /// banwatch's stderr: read by tests that expect a line, shown when a test fails.
+    log_path: PathBuf,
 }
 
 /// A free loopback port (bound then released; a tiny race that tests can live with).
@@ -49,12 +51,26 @@ impl Banwatch {
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "warn");
         }
-        let child = cmd.stdin(Stdio::null()).spawn().expect("spawn banwatch");
-        let mut bw = Banwatch { child, addr };
+        let log_path = std::env::temp_dir().join(format!(
+            "banwatch-{}-{}.log",
+            std::process::id(),
+            addr.port()
+        ));
+        let log = std::fs::File::create(&log_path).expect("create banwatch's log file");
+        let child = cmd
+            .stdin(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn banwatch");
+        let mut bw = Banwatch {
+            child,
+            addr,
+            log_path,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = bw.child.try_wait() {
-                panic!("banwatch exited at start with {status}");
+                panic!("banwatch exited at start with {status}:\n{}", bw.log());
             }
             if TcpStream::connect(addr).is_ok() {
                 return bw;
@@ -62,6 +78,11 @@ impl Banwatch {
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("banwatch did not listen on {addr} within 10 s");
+    }
+
+    /// What banwatch wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
     pub fn pid(&self) -> u32 {
@@ -155,6 +176,10 @@ impl Drop for Banwatch {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("banwatch's log ({}):\n{}", self.addr, self.log());
+        }
+        let _ = std::fs::remove_file(&self.log_path);
     }
 }
 

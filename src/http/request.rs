@@ -1,0 +1,329 @@
+//! Request parsing: bytes in, `Ok(None)` for "need more", or a `Request` and how many bytes it
+//! used. Pure (no I/O), so every rule here is unit-tested on byte strings.
+//!
+//! Rules beyond httparse's: Content-Length is digits only and appears at most once, chunked
+//! bodies are refused, HTTP/1.1 requires exactly one Host, and an absolute-form target
+//! (`http://host/path`) is routed on its path.
+
+/// Request line plus headers.
+pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+/// Request body (Content-Length only).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Header fields per request.
+pub const MAX_HEADERS: usize = 32;
+
+/// A parsed request, owned so it can wait (parked) while fail2ban answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub method: String,
+    /// The request target in origin form, e.g. `/api/v1/jails?page=2` (an absolute-form target
+    /// is reduced to this).
+    pub target: String,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub minor_version: u8,
+    pub keep_alive: bool,
+    pub authorization: Option<String>,
+    pub if_none_match: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn is_head(&self) -> bool {
+        self.method == "HEAD"
+    }
+    /// The path without the query.
+    pub fn path(&self) -> &str {
+        self.target.split_once('?').map_or(&self.target, |(p, _)| p)
+    }
+    pub fn query(&self) -> &str {
+        self.target.split_once('?').map_or("", |(_, q)| q)
+    }
+}
+
+/// Why a request could not be parsed; each maps to one status code, and the connection closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseError {
+    /// 400: not HTTP, or ambiguous framing.
+    Malformed(&'static str),
+    /// 414: the request line alone exceeds `MAX_HEADER_BYTES`.
+    UriTooLong,
+    /// 431: headers exceed `MAX_HEADER_BYTES` or `MAX_HEADERS`.
+    HeadersTooLarge,
+    /// 413: Content-Length above `MAX_BODY_BYTES`.
+    BodyTooLarge,
+}
+
+impl ParseError {
+    pub fn status(self) -> u16 {
+        match self {
+            ParseError::Malformed(_) => 400,
+            ParseError::UriTooLong => 414,
+            ParseError::HeadersTooLarge => 431,
+            ParseError::BodyTooLarge => 413,
+        }
+    }
+    pub fn message(self) -> String {
+        match self {
+            ParseError::Malformed(why) => format!("malformed request: {why}"),
+            ParseError::UriTooLong => format!("request line longer than {MAX_HEADER_BYTES} bytes"),
+            ParseError::HeadersTooLarge => {
+                format!(
+                    "request headers larger than {MAX_HEADER_BYTES} bytes or {MAX_HEADERS} fields"
+                )
+            }
+            ParseError::BodyTooLarge => format!("request body larger than {MAX_BODY_BYTES} bytes"),
+        }
+    }
+}
+
+/// Parse one request at the start of `buf`. `Ok(None)`: need more bytes.
+/// `Ok(Some((request, used)))`: `used` bytes (headers and body) belong to this request.
+pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, ParseError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let head_len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            if buf.len() > MAX_HEADER_BYTES {
+                return Err(too_large(buf));
+            }
+            return Ok(None);
+        }
+        Err(httparse::Error::TooManyHeaders) => return Err(ParseError::HeadersTooLarge),
+        Err(e) => return Err(ParseError::Malformed(parse_error_text(e))),
+    };
+    if head_len > MAX_HEADER_BYTES {
+        return Err(too_large(buf));
+    }
+    let minor_version = req.version.unwrap_or(1);
+    let mut content_length: Option<usize> = None;
+    let mut hosts = 0;
+    let mut connection = String::new();
+    let mut authorization = None;
+    let mut if_none_match = None;
+    for h in req.headers.iter() {
+        let value = std::str::from_utf8(h.value)
+            .map_err(|_| ParseError::Malformed("header value is not UTF-8"))?;
+        if h.name.eq_ignore_ascii_case("content-length") {
+            // Digits only (RFC 9110 8.6): `+2`, `-0` or `2, 2` are framing a proxy may read
+            // differently.
+            let digits = value.trim();
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ParseError::Malformed("Content-Length is not a number"));
+            }
+            if content_length.is_some() {
+                // Two Content-Length headers are a request-smuggling shape: refuse, even if equal.
+                return Err(ParseError::Malformed("more than one Content-Length"));
+            }
+            // All digits, so only an overflow fails: that is over any limit anyway.
+            content_length = Some(digits.parse::<usize>().unwrap_or(usize::MAX));
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(ParseError::Malformed(
+                "Transfer-Encoding is not supported; send Content-Length",
+            ));
+        } else if h.name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            connection = value.to_ascii_lowercase();
+        } else if h.name.eq_ignore_ascii_case("authorization") {
+            authorization = Some(value.to_string());
+        } else if h.name.eq_ignore_ascii_case("if-none-match") {
+            if_none_match = Some(value.to_string());
+        }
+    }
+    // RFC 9112 3.2: a 1.1 request without Host, or with several, gets a 400.
+    if minor_version == 1 && hosts != 1 {
+        return Err(ParseError::Malformed(if hosts == 0 {
+            "HTTP/1.1 request without a Host header"
+        } else {
+            "more than one Host header"
+        }));
+    }
+    let body_len = content_length.unwrap_or(0);
+    if body_len > MAX_BODY_BYTES {
+        return Err(ParseError::BodyTooLarge);
+    }
+    let total = head_len + body_len;
+    if buf.len() < total {
+        return Ok(None);
+    }
+    let has_token = |t: &str| connection.split(',').any(|c| c.trim() == t);
+    let keep_alive = if minor_version == 0 {
+        has_token("keep-alive")
+    } else {
+        !has_token("close")
+    };
+    let request = Request {
+        method: req.method.unwrap_or_default().to_string(),
+        target: origin_form(req.path.unwrap_or_default()).to_string(),
+        minor_version,
+        keep_alive,
+        authorization,
+        if_none_match,
+        body: buf[head_len..total].to_vec(),
+    };
+    Ok(Some((request, total)))
+}
+
+/// `http://host:port/path?q` -> `/path?q` (RFC 9112 3.2.2: a server must accept the absolute
+/// form); anything else is returned as it is, for the router to judge.
+fn origin_form(target: &str) -> &str {
+    let scheme_len = ["http://", "https://"].into_iter().find_map(|s| {
+        let head = target.get(..s.len())?;
+        head.eq_ignore_ascii_case(s).then_some(s.len())
+    });
+    let Some(n) = scheme_len else {
+        return target;
+    };
+    let rest = &target[n..];
+    match rest.find(['/', '?']) {
+        Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
+        // `http://host?q` or `http://host`: the path is `/` (the query of the former is lost,
+        // which no route here needs).
+        _ => "/",
+    }
+}
+
+/// 414 when the request line alone is over the limit, else 431.
+fn too_large(buf: &[u8]) -> ParseError {
+    let window = &buf[..buf.len().min(MAX_HEADER_BYTES)];
+    if window.windows(2).any(|w| w == b"\r\n") {
+        ParseError::HeadersTooLarge
+    } else {
+        ParseError::UriTooLong
+    }
+}
+
+fn parse_error_text(e: httparse::Error) -> &'static str {
+    match e {
+        httparse::Error::HeaderName => "invalid header name",
+        httparse::Error::HeaderValue => "invalid header value",
+        httparse::Error::NewLine => "invalid line ending",
+        httparse::Error::Status => "invalid status",
+        httparse::Error::Token => "invalid token in the request line",
+        httparse::Error::TooManyHeaders => "too many headers",
+        httparse::Error::Version => "invalid HTTP version",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Option<(Request, usize)>, ParseError> {
+        parse_request(s.as_bytes())
+    }
+
+    #[test]
+    fn partial_input_is_not_an_error() {
+        assert_eq!(parse("GET /health HTTP/1.1\r\nHost: x\r\n"), Ok(None));
+        assert_eq!(
+            parse("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nab"),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn keep_alive_follows_version_and_connection_header() {
+        let r = |s: &str| parse(s).unwrap().unwrap().0.keep_alive;
+        assert!(r("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert!(!r("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+        assert!(!r("GET / HTTP/1.0\r\n\r\n"));
+        assert!(r("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
+    }
+
+    #[test]
+    fn pipelined_requests_parse_one_at_a_time() {
+        let two = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+        let (first, used) = parse(two).unwrap().unwrap();
+        assert_eq!(first.target, "/a");
+        assert_eq!(parse(&two[used..]).unwrap().unwrap().0.target, "/b");
+    }
+
+    #[test]
+    fn smuggling_shapes_and_limits_are_refused() {
+        let status = |s: &str| parse(s).unwrap_err().status();
+        assert_eq!(
+            status("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx"),
+            400
+        );
+        assert_eq!(
+            status("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            400
+        );
+        assert_eq!(status("GET / HTTP/1.1\r\nA: b\r\n  folded\r\n\r\n"), 400);
+        assert_eq!(status("GET /\0 HTTP/1.1\r\n\r\n"), 400);
+        assert_eq!(
+            status(&format!(
+                "GET /{} HTTP/1.1\r\n\r\n",
+                "a".repeat(MAX_HEADER_BYTES)
+            )),
+            414
+        );
+        assert_eq!(
+            status(&format!(
+                "GET / HTTP/1.1\r\nX: {}\r\n\r\n",
+                "a".repeat(MAX_HEADER_BYTES)
+            )),
+            431
+        );
+        assert_eq!(
+            status(&format!(
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+                MAX_BODY_BYTES + 1
+            )),
+            413
+        );
+    }
+
+    #[test]
+    fn content_length_is_digits_only() {
+        let err = |s: &str| parse(s).unwrap_err();
+        let bad = ParseError::Malformed("Content-Length is not a number");
+        for value in ["+2", "-0", "2 2", "0x2", "", "2,2"] {
+            let req = format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {value}\r\n\r\nab");
+            assert_eq!(err(&req), bad, "Content-Length: {value:?}");
+        }
+        let (req, used) = parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length:  2 \r\n\r\nab")
+            .unwrap()
+            .unwrap();
+        assert_eq!((req.body.as_slice(), used), (&b"ab"[..], 51));
+        assert_eq!(
+            err("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n"),
+            ParseError::BodyTooLarge
+        );
+    }
+
+    #[test]
+    fn http11_needs_exactly_one_host_and_http10_none() {
+        assert_eq!(
+            parse("GET / HTTP/1.1\r\n\r\n").unwrap_err(),
+            ParseError::Malformed("HTTP/1.1 request without a Host header")
+        );
+        assert_eq!(
+            parse("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").unwrap_err(),
+            ParseError::Malformed("more than one Host header")
+        );
+        assert!(parse("GET / HTTP/1.0\r\n\r\n").unwrap().is_some());
+    }
+
+    #[test]
+    fn an_absolute_form_target_is_routed_on_its_path() {
+        let target = |t: &str| {
+            parse(&format!("GET {t} HTTP/1.1\r\nHost: h\r\n\r\n"))
+                .unwrap()
+                .unwrap()
+                .0
+                .target
+        };
+        assert_eq!(target("http://host/health"), "/health");
+        assert_eq!(
+            target("HTTP://host:8080/api/v1/jails?page=2"),
+            "/api/v1/jails?page=2"
+        );
+        assert_eq!(target("https://host"), "/");
+        assert_eq!(target("http://host?x=1"), "/");
+        assert_eq!(target("/plain?q"), "/plain?q");
+        assert_eq!(target("ftp://host/x"), "ftp://host/x");
+    }
+}

@@ -1,0 +1,179 @@
+//! Response bytes: status line, the fixed headers every answer carries, the caller's headers,
+//! the body. Pure: appends to a buffer the connection owns.
+
+/// A response about to be serialized.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: std::borrow::Cow<'static, [u8]>,
+    /// Close the connection after this response (errors that leave the stream unsynchronized).
+    pub close: bool,
+}
+
+impl Response {
+    pub fn new(
+        status: u16,
+        content_type: &'static str,
+        body: impl Into<std::borrow::Cow<'static, [u8]>>,
+    ) -> Self {
+        Response {
+            status,
+            content_type,
+            headers: Vec::new(),
+            body: body.into(),
+            close: false,
+        }
+    }
+    /// A JSON body written with `crate::json`; the line ends here.
+    pub fn json(status: u16, mut body: Vec<u8>) -> Self {
+        body.push(b'\n');
+        Response::new(status, "application/json", body)
+    }
+    /// `{"error": message}` with the given status.
+    pub fn error(status: u16, message: &str) -> Self {
+        let mut body = Vec::with_capacity(16 + message.len());
+        crate::json::Obj::new(&mut body).str("error", message).end();
+        Response::json(status, body)
+    }
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+    pub fn closing(mut self) -> Self {
+        self.close = true;
+        self
+    }
+
+    /// Append the response bytes to `out`. `date` is the preformatted IMF-fixdate.
+    pub fn write_to(
+        &self,
+        out: &mut Vec<u8>,
+        head_only: bool,
+        keep_alive: bool,
+        minor_version: u8,
+        date: &str,
+    ) {
+        let keep_alive = keep_alive && !self.close;
+        // Plain byte pushes, no `core::fmt`: this runs once per request.
+        out.reserve(192 + self.body.len());
+        out.extend_from_slice(b"HTTP/1.1 ");
+        push_decimal(out, usize::from(self.status));
+        out.push(b' ');
+        out.extend_from_slice(reason(self.status).as_bytes());
+        for part in [
+            "\r\nDate: ",
+            date,
+            "\r\nServer: banwatch\r\nContent-Type: ",
+            self.content_type,
+            "\r\n",
+        ] {
+            out.extend_from_slice(part.as_bytes());
+        }
+        // A 304 has no body and no Content-Length (RFC 9110 8.6 lets it repeat the 200's
+        // length, which we do not know here; sending 0 would be wrong).
+        if self.status != 304 {
+            out.extend_from_slice(b"Content-Length: ");
+            push_decimal(out, self.body.len());
+            out.extend_from_slice(b"\r\n");
+        }
+        if !keep_alive {
+            out.extend_from_slice(b"Connection: close\r\n");
+        } else if minor_version == 0 {
+            out.extend_from_slice(b"Connection: keep-alive\r\n");
+        }
+        for (name, value) in &self.headers {
+            for part in [name, ": ", value.as_str(), "\r\n"] {
+                out.extend_from_slice(part.as_bytes());
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+        if !head_only && self.status != 304 {
+            out.extend_from_slice(&self.body);
+        }
+    }
+}
+
+/// `n` in decimal ASCII.
+fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(r: &Response, head_only: bool, keep_alive: bool, minor: u8) -> String {
+        let mut out = Vec::new();
+        r.write_to(&mut out, head_only, keep_alive, minor, "D");
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn response_bytes_are_exact() {
+        let hi = Response::new(200, "text/plain", &b"hi"[..]);
+        assert_eq!(
+            bytes(&hi, false, true, 1),
+            "HTTP/1.1 200 OK\r\nDate: D\r\nServer: banwatch\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi"
+        );
+        assert_eq!(
+            bytes(&hi, true, false, 0),
+            "HTTP/1.1 200 OK\r\nDate: D\r\nServer: banwatch\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"
+        );
+        assert_eq!(
+            bytes(&hi.clone().header("ETag", "\"x\""), false, true, 0),
+            "HTTP/1.1 200 OK\r\nDate: D\r\nServer: banwatch\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: keep-alive\r\nETag: \"x\"\r\n\r\nhi"
+        );
+    }
+
+    #[test]
+    fn decimals() {
+        for n in [0, 7, 10, 304, 65_536, usize::MAX] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn a_304_carries_no_content_length() {
+        let r = Response::new(304, "text/css", &b""[..]).header("ETag", "\"e\"");
+        assert_eq!(
+            bytes(&r, false, true, 1),
+            "HTTP/1.1 304 Not Modified\r\nDate: D\r\nServer: banwatch\r\nContent-Type: text/css\r\nETag: \"e\"\r\n\r\n"
+        );
+    }
+}
