@@ -280,7 +280,10 @@ fn history(req: &Request, state: &State) -> Response {
         Ok(range) => Response::new(
             200,
             "application/json",
-            state.history.to_json(range, std::time::SystemTime::now()).into_bytes(),
+            state
+                .history
+                .to_json(range, std::time::SystemTime::now())
+                .into_bytes(),
         )
         .header("Cache-Control", "no-store"),
         Err(msg) => Response::error(400, &msg),
