@@ -327,10 +327,11 @@ fn names(state: &State) -> String {
         .join(", ")
 }
 
-/// The one rule for asking fail2ban on a client's behalf (writes, `banned`): only when it
-/// answered the last probe; else the offline 503, which says why.
-fn not_online(state: &State) -> Option<Response> {
-    (state.health != Health::Online).then(|| offline(state))
+/// The one rule for asking fail2ban on a client's behalf (writes, `banned`): not while it is
+/// known to be offline (the offline 503 says why). While the first probe is still running the
+/// command queues behind it with its own deadline; a write also needs its jail to be known.
+fn known_offline(state: &State) -> Option<Response> {
+    (state.health == Health::Offline).then(|| offline(state))
 }
 
 pub(crate) fn offline(state: &State) -> Response {
@@ -442,7 +443,7 @@ fn write(
         Ok(ip) => ip,
         Err(msg) => return Outcome::Respond(Response::error(400, &msg)),
     };
-    if let Some(offline) = not_online(state) {
+    if let Some(offline) = known_offline(state) {
         return Outcome::Respond(offline);
     }
     if state.jail(jail).is_none() {
@@ -479,7 +480,7 @@ fn banned_ip(state: &mut State, conn: u64, ip: &str) -> Outcome {
         Ok(ip) => ip,
         Err(msg) => return Outcome::Respond(Response::error(400, &msg)),
     };
-    if let Some(offline) = not_online(state) {
+    if let Some(offline) = known_offline(state) {
         return Outcome::Respond(offline);
     }
     match state
