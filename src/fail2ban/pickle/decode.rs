@@ -232,7 +232,10 @@ impl<'a> Machine<'a> {
     }
 
     fn memo_put(&mut self, index: usize) -> Result<(), Error> {
-        if index >= MAX_MEMO {
+        // A pickler numbers its puts 0, 1, 2..., each at least two bytes, so an index beyond the
+        // bytes read so far is hostile: refused, so the wire cannot size the memo (a 9-byte
+        // pickle asking for index 2^20 - 1 would otherwise allocate 4 MiB).
+        if index >= MAX_MEMO || index > self.pos {
             return Err(self.err(ErrorKind::MemoTooLarge));
         }
         let id = self.top()?;
@@ -245,6 +248,12 @@ impl<'a> Machine<'a> {
             self.memo[index] = id;
         }
         Ok(())
+    }
+
+    /// Heap bytes the memo holds.
+    #[cfg(test)]
+    fn memo_bytes(&self) -> usize {
+        self.memo.capacity() * std::mem::size_of::<u32>()
     }
 
     fn memo_get(&mut self, index: usize) -> Result<(), Error> {
@@ -667,5 +676,57 @@ mod tests {
     fn self_reference_is_an_error_not_a_hang() {
         let p = [PROTO, 2, EMPTY_LIST, BINPUT, 0, BINGET, 0, APPEND, STOP];
         assert!(decode(&p).is_err());
+    }
+
+    /// Issue 13.5: a memo index read from the wire sized the memo before any value needed it.
+    #[test]
+    fn a_far_memo_index_is_refused_without_sizing_the_memo() {
+        // 9 bytes: PROTO 4, NONE, LONG_BINPUT 0xFFFFF, STOP.
+        let mut p = vec![PROTO, 4, NONE, LONG_BINPUT];
+        p.extend_from_slice(&(MAX_MEMO as u32 - 1).to_le_bytes());
+        p.push(STOP);
+        assert_eq!(p.len(), 9);
+        let mut m = Machine::new(&p);
+        let err = m.run().unwrap_err();
+        assert_eq!((err.kind, err.offset), (ErrorKind::MemoTooLarge, 3));
+        let memo_bytes = m.memo_bytes();
+        assert!(
+            memo_bytes <= 64,
+            "a 9-byte pickle holds a {memo_bytes}-byte memo"
+        );
+    }
+
+    #[test]
+    fn memo_indexes_with_gaps_read_back() {
+        // 'a' put at index 4, 'b' at 2, then (memo[4], memo[2]); memo[3] was never put.
+        let p = [
+            PROTO,
+            2,
+            SHORT_BINUNICODE,
+            1,
+            b'a',
+            BINPUT,
+            4,
+            SHORT_BINUNICODE,
+            1,
+            b'b',
+            BINPUT,
+            2,
+            POP,
+            POP,
+            BINGET,
+            4,
+            BINGET,
+            2,
+            TUPLE2,
+            STOP,
+        ];
+        let s = |t: &str| Value::Str(t.into());
+        assert_eq!(
+            decode(&p).unwrap().unwrap().0,
+            Value::Tuple(vec![s("a"), s("b")])
+        );
+        let p = [PROTO, 2, NONE, BINPUT, 5, BINGET, 4, STOP];
+        assert_eq!(decode(&p).unwrap_err().kind, ErrorKind::BadMemoRef);
     }
 }

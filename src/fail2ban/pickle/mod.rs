@@ -16,7 +16,7 @@
 //! `(0, [str, ...])` pickle a string at a time without building a tree, and hands anything else
 //! back to `decode`.
 //!
-//! Limits: `MAX_DEPTH` nesting, `MAX_MEMO` memo entries, and the built tree may not exceed
+//! Limits: `MAX_DEPTH` nesting, `MAX_MEMO` memo entries (and no index beyond the bytes read), and the built tree may not exceed
 //! `MAX_EXPANSION` times the input size in nodes (shared references cannot blow up). A length
 //! read from the wire is checked against the bytes present before anything is allocated: when
 //! they are not there yet, `decode` answers `Ok(None)`.
@@ -42,7 +42,7 @@ pub const TERMINATOR: &[u8] = b"<F2B_END_COMMAND>";
 pub const DEFAULT_MAX_REPLY: usize = 64 << 20;
 /// Containers nested deeper than this are refused (the stack of marks and the built tree).
 pub const MAX_DEPTH: usize = 200;
-/// Memo indexes at or above this are refused.
+/// Memo indexes at or above this are refused, and so are indexes beyond the bytes read so far.
 pub const MAX_MEMO: usize = 1 << 20;
 /// The built tree holds at most this many nodes per input byte (plus a small constant).
 pub const MAX_EXPANSION: usize = 4;
@@ -177,7 +177,7 @@ impl fmt::Display for Error {
             ErrorKind::NoMark => "pickle opcode without a mark",
             ErrorKind::WrongType => "pickle opcode applied to the wrong kind of value",
             ErrorKind::TooDeep => "pickle nested too deeply",
-            ErrorKind::MemoTooLarge => "pickle memo index too large",
+            ErrorKind::MemoTooLarge => "pickle memo index too large for the pickle",
             ErrorKind::BadMemoRef => "pickle memo reference to nothing",
             ErrorKind::InvalidUtf8 => "pickle string is not valid UTF-8",
             ErrorKind::BadNumber => "pickle number is malformed",
