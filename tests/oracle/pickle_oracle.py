@@ -14,6 +14,10 @@ Modes (one JSON document per output line):
   strlists SEED N         N replies shaped like a ban list, (0, [str, ...]), at protocols 0-5, some
                           with one str object twice (a memo reference): {"hex", "json", "protocol",
                           "shared"}
+  bigints                 replies (0, int) with ints of 4,299 to 5,000 digits, both signs, at
+                          every protocol that can pickle them: {"hex", "protocol", "json"}, where
+                          the int is its decimal text, or null where CPython refuses to convert it
+                          (its int/str limit, 4,300 digits by default)
   unpickle                read hex pickles from stdin, print json.dumps of the unpickled value
 """
 import io
@@ -153,6 +157,22 @@ def main():
                 data = pickle.dumps(reply, protocol=proto)
                 print(json.dumps({"hex": data.hex(), "protocol": proto, "json": to_json(reply),
                                   "shared": shared}, ensure_ascii=False))
+    elif mode == "bigints":
+        for digits in (4299, 4300, 4301, 5000):
+            for sign in (1, -1):
+                v = sign * (10**digits - 1)  # arithmetic: no str conversion, no limit
+                try:
+                    text = str(v)
+                except ValueError:
+                    text = None
+                if not hasattr(sys, "get_int_max_str_digits") and digits > 4300:
+                    text = None  # before 3.11 CPython had no limit; the default one applies
+                for proto in range(0, 6):
+                    try:
+                        data = pickle.dumps((0, v), protocol=proto)
+                    except ValueError:
+                        continue  # protocols 0 and 1 write the digits, so they refuse too
+                    print(json.dumps({"hex": data.hex(), "protocol": proto, "json": [0, text]}))
     elif mode == "unpickle":
         for line in sys.stdin:
             print(json.dumps(pickle.loads(bytes.fromhex(line.strip())), ensure_ascii=False))

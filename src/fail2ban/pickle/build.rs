@@ -176,15 +176,19 @@ pub(super) fn python_string_literal(line: &[u8]) -> Option<String> {
 }
 
 /// An int from its decimal text: `Int` when it fits, else the exact digits as `BigInt`.
-pub(super) fn int_from_text(text: &str) -> Option<Value> {
+pub(super) fn int_from_text(text: &str) -> Result<Value, ErrorKind> {
     let digits = text
         .strip_prefix('-')
         .or_else(|| text.strip_prefix('+'))
         .unwrap_or(text);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+        return Err(ErrorKind::BadNumber);
     }
-    Some(match text.parse::<i64>() {
+    // CPython counts every digit written, leading zeros too.
+    if digits.len() > MAX_INT_DIGITS {
+        return Err(ErrorKind::IntTooLarge);
+    }
+    Ok(match text.parse::<i64>() {
         Ok(n) => Value::Int(n),
         Err(_) => {
             let trimmed = digits.trim_start_matches('0');
@@ -195,17 +199,25 @@ pub(super) fn int_from_text(text: &str) -> Option<Value> {
 }
 
 /// An int from little-endian two's complement bytes (LONG1/LONG4).
-pub(super) fn int_from_le(b: &[u8]) -> Value {
+pub(super) fn int_from_le(b: &[u8]) -> Result<Value, ErrorKind> {
     if b.is_empty() {
-        return Value::Int(0);
+        return Ok(Value::Int(0));
     }
     let negative = b[b.len() - 1] & 0x80 != 0;
+    let fill = if negative { 0xff } else { 0 };
     if b.len() <= 8 {
-        let fill = if negative { 0xff } else { 0 };
         let mut w = [fill; 8];
         w[..b.len()].copy_from_slice(b);
-        return Value::Int(i64::from_le_bytes(w));
+        return Ok(Value::Int(i64::from_le_bytes(w)));
     }
+    // High bytes that only extend the sign carry no digits: drop them (keeping one for the
+    // sign). Every byte left adds more than two decimal digits, so the length alone refuses what
+    // cannot fit `MAX_INT_DIGITS`, before the conversion below, which is quadratic in it.
+    let significant = b.len() - b.iter().rev().take_while(|&&x| x == fill).count();
+    if significant > MAX_INT_DIGITS / 2 {
+        return Err(ErrorKind::IntTooLarge);
+    }
+    let b = &b[..(significant + 1).min(b.len())];
     // Magnitude: two's complement negation for negatives.
     let mut mag: Vec<u8> = b.to_vec();
     if negative {
@@ -247,9 +259,12 @@ pub(super) fn int_from_le(b: &[u8]) -> Value {
             text.push_str(&format!("{p:09}"));
         }
     }
-    match text.parse::<i64>() {
+    if text.trim_start_matches('-').len() > MAX_INT_DIGITS {
+        return Err(ErrorKind::IntTooLarge);
+    }
+    Ok(match text.parse::<i64>() {
         Ok(n) => Value::Int(n),
         Err(_) if parts.is_empty() => Value::Int(0),
         Err(_) => Value::BigInt(text),
-    }
+    })
 }

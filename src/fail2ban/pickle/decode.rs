@@ -377,7 +377,7 @@ impl<'a> Machine<'a> {
                 LONG1 => {
                     let n = usize::from(need!(self.byte()));
                     let b = need!(self.take(n));
-                    self.push(int_from_le(b))?;
+                    self.push(int_from_le(b).map_err(|kind| self.err(kind))?)?;
                 }
                 LONG4 => {
                     let n = need!(self.u32le()) as usize;
@@ -385,7 +385,7 @@ impl<'a> Machine<'a> {
                         return Ok(None);
                     }
                     let b = need!(self.take(n));
-                    self.push(int_from_le(b))?;
+                    self.push(int_from_le(b).map_err(|kind| self.err(kind))?)?;
                 }
                 INT | LONG => {
                     let line = need!(self.line());
@@ -395,7 +395,7 @@ impl<'a> Machine<'a> {
                     let v = match (op, text) {
                         (INT, "00") => Value::Bool(false),
                         (INT, "01") => Value::Bool(true),
-                        _ => int_from_text(text).ok_or(self.err(ErrorKind::BadNumber))?,
+                        _ => int_from_text(text).map_err(|kind| self.err(kind))?,
                     };
                     self.push(v)?;
                 }

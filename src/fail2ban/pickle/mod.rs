@@ -44,6 +44,10 @@ pub const DEFAULT_MAX_REPLY: usize = 64 << 20;
 pub const MAX_DEPTH: usize = 200;
 /// Memo indexes at or above this are refused, and so are indexes beyond the bytes read so far.
 pub const MAX_MEMO: usize = 1 << 20;
+/// Ints with more decimal digits than this are refused, as CPython refuses to convert them to or
+/// from text (`sys.get_int_max_str_digits()`): the conversion is quadratic, so an unbounded one
+/// would let one reply stall the loop.
+pub const MAX_INT_DIGITS: usize = 4300;
 /// The built tree holds at most this many nodes per input byte (plus a small constant).
 pub const MAX_EXPANSION: usize = 4;
 
@@ -149,6 +153,8 @@ pub enum ErrorKind {
     BadMemoRef,
     InvalidUtf8,
     BadNumber,
+    /// An int of more than `MAX_INT_DIGITS` decimal digits.
+    IntTooLarge,
     /// Shared references would build a tree too large for the input.
     TooLarge,
     /// `STOP` left more than one value, or none.
@@ -181,6 +187,9 @@ impl fmt::Display for Error {
             ErrorKind::BadMemoRef => "pickle memo reference to nothing",
             ErrorKind::InvalidUtf8 => "pickle string is not valid UTF-8",
             ErrorKind::BadNumber => "pickle number is malformed",
+            ErrorKind::IntTooLarge => {
+                "pickle int has more than 4300 digits (CPython's int/str conversion limit)"
+            }
             ErrorKind::TooLarge => "pickle shared references expand too much",
             ErrorKind::BadStop => "pickle STOP with a stack not holding exactly one value",
         };
