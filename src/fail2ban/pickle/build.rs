@@ -6,11 +6,12 @@ use super::decode::{Machine, Node};
 use super::*;
 
 /// Turns the arena into a tree. The arena is only read, so a node reached twice (a shared
-/// reference) is simply built twice; `left` bounds the total so sharing cannot expand without
-/// bound, and `MAX_DEPTH` stops reference cycles.
+/// reference) is simply built twice; `left` bounds the total, one per node plus the bytes of
+/// text it copies, so sharing cannot expand without bound (neither in nodes nor in the bytes
+/// of a big string referenced many times), and `MAX_DEPTH` stops reference cycles.
 pub(super) struct Builder<'m, 'a> {
     pub(super) m: &'m Machine<'a>,
-    /// Nodes the tree may still hold.
+    /// Nodes plus bytes of text the tree may still hold.
     pub(super) left: usize,
     pub(super) offset: usize,
 }
@@ -27,12 +28,23 @@ impl Builder<'_, '_> {
         if depth > MAX_DEPTH {
             return Err(self.err(ErrorKind::TooDeep));
         }
+        let m = self.m;
+        let node = &m.nodes[id as usize];
+        let text = match node {
+            Node::Str(s) => s.len(),
+            Node::Py2Str(span) | Node::Bytes(span) => span.range().len(),
+            Node::Other(v) => match &**v {
+                Value::Str(s) | Value::BigInt(s) => s.len(),
+                Value::Global { module, name } => module.len() + name.len(),
+                _ => 0,
+            },
+            _ => 0,
+        };
         self.left = self
             .left
-            .checked_sub(1)
+            .checked_sub(1 + text)
             .ok_or(self.err(ErrorKind::TooLarge))?;
-        let m = self.m;
-        Ok(match &m.nodes[id as usize] {
+        Ok(match node {
             Node::None => Value::None,
             Node::Bool(b) => Value::Bool(*b),
             Node::Int(n) => Value::Int(*n),
@@ -61,6 +73,10 @@ impl Builder<'_, '_> {
                 {
                     if let [arg] = &m.edges[span.range()] {
                         if let Node::Str(s) = &m.nodes[*arg as usize] {
+                            self.left = self
+                                .left
+                                .checked_sub(s.len())
+                                .ok_or(self.err(ErrorKind::TooLarge))?;
                             return Ok(Value::Str((*s).to_string()));
                         }
                     }

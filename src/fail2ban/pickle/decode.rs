@@ -729,4 +729,22 @@ mod tests {
         let p = [PROTO, 2, NONE, BINPUT, 5, BINGET, 4, STOP];
         assert_eq!(decode(&p).unwrap_err().kind, ErrorKind::BadMemoRef);
     }
+
+    /// "Any reply must decode in time linear in its size" (issue 13.2): the tree copies a shared
+    /// reference, so a big string referenced many times multiplied its bytes.
+    #[test]
+    fn shared_references_to_a_big_string_cannot_multiply_its_bytes() {
+        // s = 'x' * 256 KiB, then [s, s, ...] by 4,096 memo references: 1 GiB if all copied.
+        let mut p = vec![PROTO, 4, BINUNICODE];
+        p.extend_from_slice(&(256u32 << 10).to_le_bytes());
+        p.extend(std::iter::repeat_n(b'x', 256 << 10));
+        p.extend_from_slice(&[MEMOIZE, POP, EMPTY_LIST, MARK]);
+        for _ in 0..4096 {
+            p.extend_from_slice(&[BINGET, 0]);
+        }
+        p.extend_from_slice(&[APPENDS, STOP]);
+        // (Not `unwrap_err`: a wrong answer would print a gigabyte.)
+        let kind = decode(&p).err().map(|e| e.kind);
+        assert_eq!(kind, Some(ErrorKind::TooLarge));
+    }
 }

@@ -16,8 +16,9 @@
 //! `(0, [str, ...])` pickle a string at a time without building a tree, and hands anything else
 //! back to `decode`.
 //!
-//! Limits: `MAX_DEPTH` nesting, `MAX_MEMO` memo entries (and no index beyond the bytes read), and the built tree may not exceed
-//! `MAX_EXPANSION` times the input size in nodes (shared references cannot blow up). A length
+//! Limits: `MAX_DEPTH` nesting, `MAX_MEMO` memo entries (and no index beyond the bytes read),
+//! `MAX_INT_DIGITS` per int, and the built tree may not exceed `MAX_EXPANSION` times the input
+//! size in nodes plus bytes of text (shared references cannot blow up). A length
 //! read from the wire is checked against the bytes present before anything is allocated: when
 //! they are not there yet, `decode` answers `Ok(None)`.
 //!
@@ -48,7 +49,8 @@ pub const MAX_MEMO: usize = 1 << 20;
 /// from text (`sys.get_int_max_str_digits()`): the conversion is quadratic, so an unbounded one
 /// would let one reply stall the loop.
 pub const MAX_INT_DIGITS: usize = 4300;
-/// The built tree holds at most this many nodes per input byte (plus a small constant).
+/// The built tree holds at most this many nodes plus bytes of text per input byte (plus a small
+/// constant).
 pub const MAX_EXPANSION: usize = 4;
 
 // Opcodes, named as in CPython's Lib/pickle.py.
