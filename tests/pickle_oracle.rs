@@ -11,6 +11,7 @@ use banwatch::fail2ban::pickle::{
     decode, encode_command, scan, ErrorKind, NotFast, StrListReader, Value, MAX_INT_DIGITS,
     TERMINATOR,
 };
+use banwatch::fail2ban::replies;
 use banwatch::pyjson::to_json;
 use serde_json::Value as Json;
 
@@ -194,6 +195,37 @@ fn a_reply_holding_a_128_kib_int_is_refused_within_50_ms() {
         let took = t.elapsed();
         assert_eq!(result.map(|_| ()).unwrap_err().kind, ErrorKind::IntTooLarge);
         assert!(took.as_millis() < 50, "took {took:?}");
+    }
+}
+
+/// Issue 13.6: Python 2 pickles name `str` `__builtin__.unicode`; CPython's unpickler maps it
+/// (below protocol 3), so banned IPs are plain strings there and must be here too.
+#[test]
+fn a_python2_unicode_ban_list_reads_as_plain_strings_as_cpython_loads_it() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/0.11.2-py2.7");
+    for name in [
+        "status_jail_unicode.bin",
+        "invalid_command_standarderror.bin",
+    ] {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let pickle = reply_pickle(&bytes);
+        let value = decode(pickle).unwrap().unwrap().0;
+        if name.starts_with("status") {
+            // CPython's plain pickle.loads, real classes and all: tuples come out as lists.
+            let hex: String = pickle.iter().map(|b| format!("{b:02x}")).collect();
+            let theirs: Json = serde_json::from_str(&python(&["unpickle"], Some(&hex))).unwrap();
+            assert_eq!(to_json(&value), theirs, "{name}");
+            let status = replies::JailStatus::from_value(&replies::envelope(value).unwrap());
+            assert_eq!(status.unwrap().banned.unwrap(), ["203.0.113.5"]);
+        } else {
+            // `exceptions.StandardError` is `builtins.Exception` in CPython's table.
+            let e = replies::envelope(value).unwrap_err();
+            assert_eq!(
+                format!("{e:?}").matches("class: \"Exception\"").count(),
+                1,
+                "{e:?}"
+            );
+        }
     }
 }
 

@@ -4,9 +4,9 @@
 It prints, for pickles, the JSON that `pyjson::to_json` must produce (src/pyjson.rs):
 None/bool/int/float/str as JSON, ints outside i64 as strings of digits, lists and tuples as
 arrays, dicts as objects (keys as json.dumps writes them; other keys as compact JSON text),
-`builtins.str(x)` as x, a class reference as {"global": "module.name"} (Python 2 modules
-`exceptions`/`__builtin__` read `builtins`), a call of a class (how exceptions arrive) as
-{"class": name, "args": [...]}.
+`builtins.str(x)` as x, a class reference as {"global": "module.name"} (Python 2 names mapped
+as CPython maps them below protocol 3: `__builtin__.unicode` is `builtins.str`), a call of a
+class (how exceptions arrive) as {"class": name, "args": [...]}.
 
 Modes (one JSON document per output line):
   golden FILE...          decode each captured reply stream: {"file", "replies": [json...]}
@@ -20,6 +20,7 @@ Modes (one JSON document per output line):
                           (its int/str limit, 4,300 digits by default)
   unpickle                read hex pickles from stdin, print json.dumps of the unpickled value
 """
+import _compat_pickle
 import io
 import json
 import pickle
@@ -43,10 +44,18 @@ class Call:
         self.callable, self.args = callable_, args
 
 
-class Oracle(pickle.Unpickler):
+class Oracle(pickle._Unpickler):
+    """CPython's reference unpickler (the pure-Python twin of the C one, which hides `proto`),
+    resolving names exactly as its find_class does, Python 2 names included, but to inert
+    `Global`s instead of importing anything."""
+
     def find_class(self, module, name):
-        if module in ("__builtin__", "exceptions"):
-            module = "builtins"
+        # Lib/pickle.py, Unpickler.find_class: the fix_imports tables apply below protocol 3.
+        if self.proto < 3 and self.fix_imports:
+            if (module, name) in _compat_pickle.NAME_MAPPING:
+                module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+            elif module in _compat_pickle.IMPORT_MAPPING:
+                module = _compat_pickle.IMPORT_MAPPING[module]
         if module == "builtins" and name == "str":
             return str
         return Global(module, name)

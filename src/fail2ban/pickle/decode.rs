@@ -5,6 +5,7 @@
 use super::build::{
     int_from_le, int_from_text, python_string_literal, raw_unicode_escape, Builder,
 };
+use super::names::python3_name;
 use super::*;
 
 /// A node of the decode arena. Strings and bytes are ranges of the input (copied only when the
@@ -67,6 +68,8 @@ pub(super) struct Machine<'a> {
     pub(super) lists: Vec<Vec<u32>>,
     stack: Vec<u32>,
     marks: usize,
+    /// The protocol `PROTO` declared (0 without one): Python 2 names are mapped below 3.
+    proto: u8,
     memo: Vec<u32>,
 }
 
@@ -105,6 +108,7 @@ impl<'a> Machine<'a> {
             lists: Vec::new(),
             stack: Vec::new(),
             marks: 0,
+            proto: 0,
             memo: Vec::with_capacity(buf.len() / 6),
         }
     }
@@ -304,9 +308,9 @@ impl<'a> Machine<'a> {
     }
 
     fn global(&mut self, module: String, name: String) -> Result<(), Error> {
-        let module = match module.as_str() {
-            "__builtin__" | "exceptions" => "builtins".to_string(),
-            _ => module,
+        let (module, name) = match python3_name(self.proto, &module, &name) {
+            Some((module, name)) => (module.to_string(), name),
+            None => (module, name),
         };
         if module == "builtins" && name == "str" {
             return self.push_node(Node::StrClass);
@@ -328,7 +332,7 @@ impl<'a> Machine<'a> {
             let op = need!(self.byte());
             match op {
                 PROTO => {
-                    need!(self.byte());
+                    self.proto = need!(self.byte());
                 }
                 FRAME => {
                     need!(self.take(8));

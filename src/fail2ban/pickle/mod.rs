@@ -10,7 +10,8 @@
 //! The decoder is an arena machine: the stack and the memo hold node ids, containers hold child
 //! ids, so a memoized list that is filled later is seen filled, exactly as in CPython, and
 //! `MEMOIZE` copies nothing. The tree is built once at `STOP`. Post-processing turns
-//! `builtins.str(x)` into `x` and names Python 2 modules (`__builtin__`, `exceptions`) `builtins`.
+//! `builtins.str(x)` into `x`; below protocol 3, Python 2 names (`__builtin__.unicode`,
+//! `exceptions.ValueError`) read as CPython's unpickler reads them (`names`).
 //!
 //! Ban lists, the one large reply, have their own reader: `StrListReader` walks a
 //! `(0, [str, ...])` pickle a string at a time without building a tree, and hands anything else
@@ -24,12 +25,14 @@
 //!
 //! Files: this one holds the limits, the opcodes, `Value` and the decode error; `encode` the
 //! request encoder; `decode` the arena machine; `build` the tree builder and the conversions of
-//! Python's text and number encodings; `fast` the framing scan and the ban-list reader.
+//! Python's text and number encodings; `fast` the framing scan and the ban-list reader; `names`
+//! the Python 2 names.
 
 mod build;
 mod decode;
 mod encode;
 mod fast;
+mod names;
 
 use std::fmt;
 
@@ -129,7 +132,7 @@ pub enum Value {
     Tuple(Vec<Value>),
     /// Insertion-ordered.
     Dict(Vec<(Value, Value)>),
-    /// A class reference; Python 2 modules `exceptions` and `__builtin__` read `builtins`.
+    /// A class reference; Python 2 names are mapped as CPython maps them (`names`).
     Global {
         module: String,
         name: String,
