@@ -134,6 +134,7 @@ impl<'a> Machine<'a> {
         }
     }
 
+    #[inline(always)]
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let end = self.pos.checked_add(n)?;
         let s = self.buf.get(self.pos..end)?;
@@ -142,16 +143,19 @@ impl<'a> Machine<'a> {
     }
 
     /// Like `take`, but as a span of the input.
+    #[inline(always)]
     fn span(&mut self, n: usize) -> Option<Span> {
         let start = self.pos;
         self.take(n)?;
         Some(Span::of(start..self.pos))
     }
 
+    #[inline(always)]
     fn byte(&mut self) -> Option<u8> {
         self.take(1).map(|b| b[0])
     }
 
+    #[inline(always)]
     fn u32le(&mut self) -> Option<u32> {
         self.take(4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -174,6 +178,7 @@ impl<'a> Machine<'a> {
         Some(&rest[..n])
     }
 
+    #[inline(always)]
     fn push_node(&mut self, node: Node<'a>) -> Result<(), Error> {
         let id = u32::try_from(self.nodes.len())
             .ok()
@@ -188,6 +193,7 @@ impl<'a> Machine<'a> {
         self.push_node(Node::Other(Box::new(v)))
     }
 
+    #[inline(always)]
     fn utf8(&mut self, span: Span) -> Result<(), Error> {
         let buf: &'a [u8] = self.buf;
         let s = std::str::from_utf8(&buf[span.range()])
@@ -201,6 +207,7 @@ impl<'a> Machine<'a> {
         self.push_node(Node::List(index))
     }
 
+    #[inline(always)]
     fn pop(&mut self) -> Result<u32, Error> {
         match self.stack.pop() {
             Some(MARK_ID) | None => Err(self.err(ErrorKind::StackUnderflow)),
@@ -224,6 +231,7 @@ impl<'a> Machine<'a> {
             .ok_or(self.err(ErrorKind::NoMark))
     }
 
+    #[inline(always)]
     fn top(&self) -> Result<u32, Error> {
         match self.stack.last() {
             Some(&MARK_ID) | None => Err(self.err(ErrorKind::StackUnderflow)),
@@ -235,6 +243,7 @@ impl<'a> Machine<'a> {
         String::from_utf8(bytes.to_vec()).map_err(|_| self.err(ErrorKind::InvalidUtf8))
     }
 
+    #[inline(always)]
     fn memo_put(&mut self, index: usize) -> Result<(), Error> {
         // A pickler numbers its puts 0, 1, 2..., each at least two bytes, so an index beyond the
         // bytes read so far is hostile: refused, so the wire cannot size the memo (a 9-byte
@@ -260,6 +269,7 @@ impl<'a> Machine<'a> {
         self.memo.capacity() * std::mem::size_of::<u32>()
     }
 
+    #[inline(always)]
     fn memo_get(&mut self, index: usize) -> Result<(), Error> {
         match self.memo.get(index) {
             Some(&id) if id != MARK_ID => {
