@@ -29,11 +29,10 @@ impl Builder<'_, '_> {
             return Err(self.err(ErrorKind::TooDeep));
         }
         let m = self.m;
-        let node = &m.nodes[id as usize];
+        let node = m.nodes[id as usize];
         let text = match node {
-            Node::Str(s) => s.len(),
-            Node::Py2Str(span) | Node::Bytes(span) => span.range().len(),
-            Node::Other(v) => match &**v {
+            Node::Str(span) | Node::Py2Str(span) | Node::Bytes(span) => span.range().len(),
+            Node::Other(index) => match &m.others[index as usize] {
                 Value::Str(s) | Value::BigInt(s) => s.len(),
                 Value::Global { module, name } => module.len() + name.len(),
                 _ => 0,
@@ -46,19 +45,20 @@ impl Builder<'_, '_> {
             .ok_or(self.err(ErrorKind::TooLarge))?;
         Ok(match node {
             Node::None => Value::None,
-            Node::Bool(b) => Value::Bool(*b),
-            Node::Int(n) => Value::Int(*n),
-            Node::Str(s) => Value::Str((*s).to_string()),
+            Node::Bool(b) => Value::Bool(b),
+            Node::Int(n) => Value::Int(n),
+            Node::Str(span) => Value::Str(m.text_of(span).to_string()),
             Node::Py2Str(span) => Value::Str(latin1_or_utf8(&m.buf[span.range()])),
             Node::Bytes(span) => Value::Bytes(m.buf[span.range()].to_vec()),
             Node::StrClass => Value::Global {
                 module: "builtins".into(),
                 name: "str".into(),
             },
-            Node::Other(v) => (**v).clone(),
+            Node::Other(index) => m.others[index as usize].clone(),
             Node::Tuple(span) => Value::Tuple(self.build_all(&m.edges[span.range()], depth)?),
-            Node::List(index) => Value::List(self.build_all(&m.lists[*index as usize], depth)?),
-            Node::Dict(pairs) => {
+            Node::List(index) => Value::List(self.build_all(&m.lists[index as usize], depth)?),
+            Node::Dict(index) => {
+                let pairs = &m.dicts[index as usize];
                 let mut out = Vec::with_capacity(pairs.len());
                 for &(k, v) in pairs {
                     out.push((self.build(k, depth + 1)?, self.build(v, depth + 1)?));
@@ -66,23 +66,8 @@ impl Builder<'_, '_> {
                 Value::Dict(out)
             }
             Node::Call(callable, args) => {
-                // fail2ban's IPAddr, `builtins.str('203.0.113.5')`, thousands of times per ban
-                // list: the string itself, without building the call.
-                if let (Node::StrClass, Node::Tuple(span)) =
-                    (&m.nodes[*callable as usize], &m.nodes[*args as usize])
-                {
-                    if let [arg] = &m.edges[span.range()] {
-                        if let Node::Str(s) = &m.nodes[*arg as usize] {
-                            self.left = self
-                                .left
-                                .checked_sub(s.len())
-                                .ok_or(self.err(ErrorKind::TooLarge))?;
-                            return Ok(Value::Str((*s).to_string()));
-                        }
-                    }
-                }
-                let callable = self.build(*callable, depth + 1)?;
-                let args = match self.build(*args, depth + 1)? {
+                let callable = self.build(callable, depth + 1)?;
+                let args = match self.build(args, depth + 1)? {
                     Value::Tuple(a) | Value::List(a) => a,
                     other => vec![other],
                 };

@@ -8,28 +8,31 @@ use super::build::{
 use super::names::python3_name;
 use super::*;
 
-/// A node of the decode arena. Strings and bytes are ranges of the input (copied only when the
-/// tree is built); tuples are ranges of the shared `edges`; only lists and dicts, which opcodes
-/// mutate after creation, own their children.
-#[derive(Debug)]
-pub(super) enum Node<'a> {
+/// A node of the decode arena, 16 bytes and nothing to drop: a ban list makes tens of thousands,
+/// and their memory, touched afresh by every decode, costs more than the opcodes. Strings and
+/// bytes are ranges of the input (copied only when the tree is built); tuples are ranges of the
+/// shared `edges`; lists, dicts and rare values live out of line.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Node {
     None,
     Bool(bool),
     Int(i64),
     /// UTF-8, validated when read.
-    Str(&'a str),
+    Str(Span),
     /// A Python 2 byte string: UTF-8 if it is, else Latin-1.
     Py2Str(Span),
     Bytes(Span),
     /// `builtins.str`, recognized once so `str(x)` calls are cheap to spot.
     StrClass,
-    /// Anything rarer (floats, big ints, escaped text, other class references).
-    Other(Box<Value>),
+    /// Index into `Machine::others`: anything rarer (floats, big ints, escaped text, other
+    /// class references).
+    Other(u32),
     Tuple(Span),
     /// Index into `Machine::lists` (lists grow after creation; keeping them out of line keeps
     /// every node small).
     List(u32),
-    Dict(Vec<(u32, u32)>),
+    /// Index into `Machine::dicts`.
+    Dict(u32),
     Call(u32, u32),
 }
 
@@ -61,11 +64,14 @@ pub(super) struct Machine<'a> {
     pos: usize,
     /// Offset of the opcode being run (for errors).
     at: usize,
-    pub(super) nodes: Vec<Node<'a>>,
+    pub(super) nodes: Vec<Node>,
     /// Children of tuples, in ranges.
     pub(super) edges: Vec<u32>,
     /// Children of each list.
     pub(super) lists: Vec<Vec<u32>>,
+    /// Key and value ids of each dict.
+    pub(super) dicts: Vec<Vec<(u32, u32)>>,
+    pub(super) others: Vec<Value>,
     stack: Vec<u32>,
     marks: usize,
     /// The protocol `PROTO` declared (0 without one): Python 2 names are mapped below 3.
@@ -106,6 +112,8 @@ impl<'a> Machine<'a> {
             nodes: Vec::with_capacity(buf.len() / 6),
             edges: Vec::with_capacity(buf.len() / 16),
             lists: Vec::new(),
+            dicts: Vec::new(),
+            others: Vec::new(),
             stack: Vec::new(),
             marks: 0,
             proto: 0,
@@ -179,7 +187,7 @@ impl<'a> Machine<'a> {
     }
 
     #[inline(always)]
-    fn push_node(&mut self, node: Node<'a>) -> Result<(), Error> {
+    fn push_node(&mut self, node: Node) -> Result<(), Error> {
         let id = u32::try_from(self.nodes.len())
             .ok()
             .filter(|&id| id != MARK_ID)
@@ -190,19 +198,38 @@ impl<'a> Machine<'a> {
     }
 
     fn push(&mut self, v: Value) -> Result<(), Error> {
-        self.push_node(Node::Other(Box::new(v)))
+        let index = self.index(self.others.len())?;
+        self.others.push(v);
+        self.push_node(Node::Other(index))
+    }
+
+    fn new_dict(&mut self) -> Result<u32, Error> {
+        let index = self.index(self.dicts.len())?;
+        self.dicts.push(Vec::new());
+        self.push_node(Node::Dict(index))?;
+        self.pop()
+    }
+
+    fn index(&self, len: usize) -> Result<u32, Error> {
+        u32::try_from(len).map_err(|_| self.err(ErrorKind::TooLarge))
+    }
+
+    /// The text of a `Str` node (validated when it was read).
+    pub(super) fn text_of(&self, span: Span) -> &'a str {
+        let buf: &'a [u8] = self.buf;
+        std::str::from_utf8(&buf[span.range()]).unwrap_or_default()
     }
 
     #[inline(always)]
     fn utf8(&mut self, span: Span) -> Result<(), Error> {
-        let buf: &'a [u8] = self.buf;
-        let s = std::str::from_utf8(&buf[span.range()])
-            .map_err(|_| self.err(ErrorKind::InvalidUtf8))?;
-        self.push_node(Node::Str(s))
+        if std::str::from_utf8(&self.buf[span.range()]).is_err() {
+            return Err(self.err(ErrorKind::InvalidUtf8));
+        }
+        self.push_node(Node::Str(span))
     }
 
     fn new_list(&mut self, items: Vec<u32>) -> Result<(), Error> {
-        let index = u32::try_from(self.lists.len()).map_err(|_| self.err(ErrorKind::TooLarge))?;
+        let index = self.index(self.lists.len())?;
         self.lists.push(items);
         self.push_node(Node::List(index))
     }
@@ -297,9 +324,10 @@ impl<'a> Machine<'a> {
         if !(self.stack.len() - from).is_multiple_of(2) {
             return Err(self.err(ErrorKind::StackUnderflow));
         }
-        let Machine { nodes, stack, .. } = self;
-        match nodes.get_mut(dict as usize) {
-            Some(Node::Dict(v)) => {
+        match self.nodes.get(dict as usize) {
+            Some(&Node::Dict(index)) => {
+                let Machine { dicts, stack, .. } = self;
+                let v = &mut dicts[index as usize];
                 v.extend(stack[from..].chunks_exact(2).map(|kv| (kv[0], kv[1])));
                 stack.truncate(from);
                 Ok(())
@@ -328,9 +356,25 @@ impl<'a> Machine<'a> {
         self.push(Value::Global { module, name })
     }
 
+    /// `callable(*args)`. fail2ban's IPAddr, `builtins.str('203.0.113.5')`, thousands of times
+    /// per ban list, is that str itself (what `build` would make of the call), not a new node.
+    fn call(&mut self, callable: u32, args: u32) -> Result<(), Error> {
+        if let (Node::StrClass, Node::Tuple(span)) =
+            (self.nodes[callable as usize], self.nodes[args as usize])
+        {
+            if let [arg] = self.edges[span.range()] {
+                if let Node::Str(_) = self.nodes[arg as usize] {
+                    self.stack.push(arg);
+                    return Ok(());
+                }
+            }
+        }
+        self.push_node(Node::Call(callable, args))
+    }
+
     fn str_of(&self, id: u32) -> Result<String, Error> {
-        match &self.nodes[id as usize] {
-            Node::Str(s) => Ok((*s).to_string()),
+        match self.nodes[id as usize] {
+            Node::Str(span) => Ok(self.text_of(span).to_string()),
             _ => Err(self.err(ErrorKind::WrongType)),
         }
     }
@@ -478,7 +522,10 @@ impl<'a> Machine<'a> {
                 }
                 EMPTY_LIST | EMPTY_SET => self.new_list(Vec::new())?,
                 EMPTY_TUPLE => self.push_node(Node::Tuple(Span { start: 0, end: 0 }))?,
-                EMPTY_DICT => self.push_node(Node::Dict(Vec::new()))?,
+                EMPTY_DICT => {
+                    let dict = self.new_dict()?;
+                    self.stack.push(dict);
+                }
                 LIST | FROZENSET => {
                     let items = self.pop_mark()?;
                     self.new_list(items)?;
@@ -493,8 +540,7 @@ impl<'a> Machine<'a> {
                     let at = self.mark_at()?;
                     self.marks -= 1;
                     self.stack.remove(at);
-                    self.push_node(Node::Dict(Vec::new()))?;
-                    let dict = self.pop()?;
+                    let dict = self.new_dict()?;
                     self.extend_dict(dict, at)?;
                     self.stack.push(dict);
                 }
@@ -569,7 +615,7 @@ impl<'a> Machine<'a> {
                 REDUCE | NEWOBJ => {
                     let args = self.pop()?;
                     let callable = self.pop()?;
-                    self.push_node(Node::Call(callable, args))?;
+                    self.call(callable, args)?;
                 }
                 NEWOBJ_EX => {
                     let _kwargs = self.pop()?;
