@@ -25,14 +25,14 @@ pub fn to_json(value: &Value) -> serde_json::Value {
                 .map(|(k, v)| (key_text(k), to_json(v)))
                 .collect(),
         ),
-        Value::Global { module, name } => {
-            serde_json::json!({ "global": format!("{module}.{name}") })
+        Value::Global(g) => {
+            serde_json::json!({ "global": format!("{}.{}", g.module, g.name) })
         }
-        Value::Call { callable, args } => {
-            let args: Vec<J> = args.iter().map(to_json).collect();
-            match callable.as_ref() {
-                Value::Global { name, .. } => {
-                    serde_json::json!({ "class": name, "args": args })
+        Value::Call(call) => {
+            let args: Vec<J> = call.args.iter().map(to_json).collect();
+            match &call.callable {
+                Value::Global(g) => {
+                    serde_json::json!({ "class": g.name, "args": args })
                 }
                 other => serde_json::json!({ "call": to_json(other), "args": args }),
             }

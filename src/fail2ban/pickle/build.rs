@@ -34,7 +34,7 @@ impl Builder<'_, '_> {
             Node::Str(span) | Node::Py2Str(span) | Node::Bytes(span) => span.range().len(),
             Node::Other(index) => match &m.others[index as usize] {
                 Value::Str(s) | Value::BigInt(s) => s.len(),
-                Value::Global { module, name } => module.len() + name.len(),
+                Value::Global(g) => g.module.len() + g.name.len(),
                 _ => 0,
             },
             _ => 0,
@@ -50,10 +50,10 @@ impl Builder<'_, '_> {
             Node::Str(span) => Value::Str(m.text_of(span).to_string()),
             Node::Py2Str(span) => Value::Str(latin1_or_utf8(&m.buf[span.range()])),
             Node::Bytes(span) => Value::Bytes(m.buf[span.range()].to_vec()),
-            Node::StrClass => Value::Global {
+            Node::StrClass => Value::Global(Box::new(Global {
                 module: "builtins".into(),
                 name: "str".into(),
-            },
+            })),
             Node::Other(index) => m.others[index as usize].clone(),
             Node::Tuple(span) => Value::Tuple(self.build_all(&m.edges[span.range()], depth)?),
             Node::List(index) => Value::List(self.build_all(&m.lists[index as usize], depth)?),
@@ -87,19 +87,16 @@ impl Builder<'_, '_> {
 
 /// `builtins.str(x)` with one str argument is that str (fail2ban's `IPAddr`).
 fn simplify_call(callable: Value, mut args: Vec<Value>) -> Value {
-    if let Value::Global { module, name } = &callable {
-        if module == "builtins"
-            && name == "str"
+    if let Value::Global(g) = &callable {
+        if g.module == "builtins"
+            && g.name == "str"
             && args.len() == 1
             && matches!(args[0], Value::Str(_))
         {
             return args.pop().unwrap_or(Value::None);
         }
     }
-    Value::Call {
-        callable: Box::new(callable),
-        args,
-    }
+    Value::Call(Box::new(Call { callable, args }))
 }
 
 /// Python 2 byte strings: UTF-8 when they are, else Latin-1 (as `encoding='latin1'` would).

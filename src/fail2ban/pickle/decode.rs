@@ -222,7 +222,9 @@ impl<'a> Machine<'a> {
 
     #[inline(always)]
     fn utf8(&mut self, span: Span) -> Result<(), Error> {
-        if std::str::from_utf8(&self.buf[span.range()]).is_err() {
+        // ASCII (every IP) is checked inline, word by word; only other text pays for a call.
+        let bytes = &self.buf[span.range()];
+        if !bytes.is_ascii() && std::str::from_utf8(bytes).is_err() {
             return Err(self.err(ErrorKind::InvalidUtf8));
         }
         self.push_node(Node::Str(span))
@@ -353,7 +355,7 @@ impl<'a> Machine<'a> {
         if module == "builtins" && name == "str" {
             return self.push_node(Node::StrClass);
         }
-        self.push(Value::Global { module, name })
+        self.push(Value::Global(Box::new(Global { module, name })))
     }
 
     /// `callable(*args)`. fail2ban's IPAddr, `builtins.str('203.0.113.5')`, thousands of times

@@ -133,15 +133,24 @@ pub enum Value {
     /// Insertion-ordered.
     Dict(Vec<(Value, Value)>),
     /// A class reference; Python 2 names are mapped as CPython maps them (`names`).
-    Global {
-        module: String,
-        name: String,
-    },
-    /// `REDUCE` / `NEWOBJ`: a call of `callable` with `args` (exceptions, `IPAddr`).
-    Call {
-        callable: Box<Value>,
-        args: Vec<Value>,
-    },
+    Global(Box<Global>),
+    /// `REDUCE` / `NEWOBJ`: a call (exceptions, `IPAddr`).
+    Call(Box<Call>),
+}
+
+/// A class reference, `module.name`. (The rare variants of `Value` are boxed so that every
+/// value is 32 bytes: a ban list holds thousands.)
+#[derive(Debug, Clone, PartialEq)]
+pub struct Global {
+    pub module: String,
+    pub name: String,
+}
+
+/// A call of `callable` with `args`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub callable: Value,
+    pub args: Vec<Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
