@@ -2,7 +2,7 @@
 //! number encodings (Python 2 strings, raw-unicode-escape, quoted literals, decimal and
 //! little-endian ints).
 
-use super::decode::{Machine, Node};
+use super::machine::{Machine, Node};
 use super::*;
 
 /// Turns the arena into a tree. The arena is only read, so a node reached twice (a shared

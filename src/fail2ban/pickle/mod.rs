@@ -24,14 +24,15 @@
 //! they are not there yet, `decode` answers `Ok(None)`.
 //!
 //! Files: this one holds the limits, the opcodes, `Value` and the decode error; `encode` the
-//! request encoder; `decode` the arena machine; `build` the tree builder and the conversions of
-//! Python's text and number encodings; `fast` the framing scan and the ban-list reader; `names`
-//! the Python 2 names.
+//! request encoder; `machine` the decode arena and `decode` the opcodes run on it; `build` the
+//! tree builder and the conversions of Python's text and number encodings; `fast` the framing
+//! scan and the ban-list reader; `names` the Python 2 names.
 
 mod build;
 mod decode;
 mod encode;
 mod fast;
+mod machine;
 mod names;
 
 use std::fmt;
