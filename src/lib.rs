@@ -14,6 +14,7 @@ pub mod fail2ban;
 pub mod history;
 pub mod http;
 pub mod metrics;
+pub mod pyjson;
 pub mod sd_notify;
 pub mod state;
 pub mod timefmt;

@@ -54,11 +54,14 @@ fn query(socket: &std::path::Path, args: Vec<String>, timeout: std::time::Durati
     let max = banwatch::fail2ban::pickle::DEFAULT_MAX_REPLY;
     match client::query(socket, args, timeout, max) {
         Ok(value) => {
-            println!("{}", value.to_json());
+            println!("{}", banwatch::pyjson::to_json(&value));
             ExitCode::SUCCESS
         }
         Err(Error::Server(e)) => {
-            println!("{}", serde_json::json!({ "error": e.to_json() }));
+            println!(
+                "{}",
+                serde_json::json!({ "error": banwatch::pyjson::server_error(&e) })
+            );
             ExitCode::from(1)
         }
         Err(e) => {

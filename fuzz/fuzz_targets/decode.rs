@@ -13,7 +13,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         while let Ok(Some(_)) = reader.next(data) {}
     }
     if let Ok(Some((value, _))) = decode(data) {
-        let _ = value.to_json();
+        let _ = banwatch::pyjson::to_json(&value);
         let _ = banwatch::fail2ban::replies::envelope(value);
     }
 });

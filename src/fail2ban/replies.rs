@@ -6,7 +6,7 @@ use std::fmt;
 
 use time::UtcOffset;
 
-use super::pickle::Value;
+use super::pickle::{Call, Value};
 
 /// fail2ban answered with an exception or an error string.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,12 +17,6 @@ pub struct ServerError {
     pub args: Vec<Value>,
 }
 
-impl ServerError {
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({ "class": self.class, "args": self.args.iter().map(Value::to_json).collect::<Vec<_>>() })
-    }
-}
-
 impl fmt::Display for ServerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let args: Vec<String> = self
@@ -30,7 +24,7 @@ impl fmt::Display for ServerError {
             .iter()
             .map(|a| match a {
                 Value::Str(s) => format!("'{s}'"),
-                other => other.to_json().to_string(),
+                other => crate::pyjson::to_json(other).to_string(),
             })
             .collect();
         write!(f, "{}: {}", self.class, args.join(", "))
@@ -54,7 +48,7 @@ impl fmt::Display for ShapeError {
 impl std::error::Error for ShapeError {}
 
 fn shape(expected: &'static str, got: &Value) -> ShapeError {
-    let mut text = got.to_json().to_string();
+    let mut text = crate::pyjson::to_json(got).to_string();
     if text.len() > 120 {
         let mut end = 117;
         while !text.is_char_boundary(end) {
@@ -106,13 +100,19 @@ pub fn envelope(v: Value) -> Result<Value, ReplyError> {
 
 fn exception(v: Value) -> ServerError {
     match v {
-        Value::Call { callable, args } => match *callable {
-            Value::Global { name, .. } => ServerError { class: name, args },
-            other => ServerError {
-                class: other.to_json().to_string(),
-                args,
-            },
-        },
+        Value::Call(call) => {
+            let Call { callable, args } = *call;
+            match callable {
+                Value::Global(g) => ServerError {
+                    class: g.name,
+                    args,
+                },
+                other => ServerError {
+                    class: crate::pyjson::to_json(&other).to_string(),
+                    args,
+                },
+            }
+        }
         Value::Str(s) => ServerError {
             class: "Exception".into(),
             args: vec![Value::Str(s)],

@@ -1,0 +1,268 @@
+//! From the decode arena to values: the tree builder, and the conversions of Python's text and
+//! number encodings (Python 2 strings, raw-unicode-escape, quoted literals, decimal and
+//! little-endian ints).
+
+use super::machine::{Machine, Node};
+use super::*;
+
+/// Turns the arena into a tree. The arena is only read, so a node reached twice (a shared
+/// reference) is simply built twice; `left` bounds the total, one per node plus the bytes of
+/// text it copies, so sharing cannot expand without bound (neither in nodes nor in the bytes
+/// of a big string referenced many times), and `MAX_DEPTH` stops reference cycles.
+pub(super) struct Builder<'m, 'a> {
+    pub(super) m: &'m Machine<'a>,
+    /// Nodes plus bytes of text the tree may still hold.
+    pub(super) left: usize,
+    pub(super) offset: usize,
+}
+
+impl Builder<'_, '_> {
+    fn err(&self, kind: ErrorKind) -> Error {
+        Error {
+            kind,
+            offset: self.offset,
+        }
+    }
+
+    pub(super) fn build(&mut self, id: u32, depth: usize) -> Result<Value, Error> {
+        if depth > MAX_DEPTH {
+            return Err(self.err(ErrorKind::TooDeep));
+        }
+        let m = self.m;
+        let node = m.nodes[id as usize];
+        let text = match node {
+            Node::Str(span) | Node::Py2Str(span) | Node::Bytes(span) => span.range().len(),
+            Node::Other(index) => match &m.others[index as usize] {
+                Value::Str(s) | Value::BigInt(s) => s.len(),
+                Value::Global(g) => g.module.len() + g.name.len(),
+                _ => 0,
+            },
+            _ => 0,
+        };
+        self.left = self
+            .left
+            .checked_sub(1 + text)
+            .ok_or(self.err(ErrorKind::TooLarge))?;
+        Ok(match node {
+            Node::None => Value::None,
+            Node::Bool(b) => Value::Bool(b),
+            Node::Int(n) => Value::Int(n),
+            Node::Str(span) => Value::Str(m.text_of(span).to_string()),
+            Node::Py2Str(span) => Value::Str(latin1_or_utf8(&m.buf[span.range()])),
+            Node::Bytes(span) => Value::Bytes(m.buf[span.range()].to_vec()),
+            Node::StrClass => Value::Global(Box::new(Global {
+                module: "builtins".into(),
+                name: "str".into(),
+            })),
+            Node::Other(index) => m.others[index as usize].clone(),
+            Node::Tuple(span) => Value::Tuple(self.build_all(&m.edges[span.range()], depth)?),
+            Node::List(index) => Value::List(self.build_all(&m.lists[index as usize], depth)?),
+            Node::Dict(index) => {
+                let pairs = &m.dicts[index as usize];
+                let mut out = Vec::with_capacity(pairs.len());
+                for &(k, v) in pairs {
+                    out.push((self.build(k, depth + 1)?, self.build(v, depth + 1)?));
+                }
+                Value::Dict(out)
+            }
+            Node::Call(callable, args) => {
+                let callable = self.build(callable, depth + 1)?;
+                let args = match self.build(args, depth + 1)? {
+                    Value::Tuple(a) | Value::List(a) => a,
+                    other => vec![other],
+                };
+                simplify_call(callable, args)
+            }
+        })
+    }
+
+    fn build_all(&mut self, ids: &[u32], depth: usize) -> Result<Vec<Value>, Error> {
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            out.push(self.build(id, depth + 1)?);
+        }
+        Ok(out)
+    }
+}
+
+/// `builtins.str(x)` with one str argument is that str (fail2ban's `IPAddr`).
+fn simplify_call(callable: Value, mut args: Vec<Value>) -> Value {
+    if let Value::Global(g) = &callable {
+        if g.module == "builtins"
+            && g.name == "str"
+            && args.len() == 1
+            && matches!(args[0], Value::Str(_))
+        {
+            return args.pop().unwrap_or(Value::None);
+        }
+    }
+    Value::Call(Box::new(Call { callable, args }))
+}
+
+/// Python 2 byte strings: UTF-8 when they are, else Latin-1 (as `encoding='latin1'` would).
+fn latin1_or_utf8(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_string(),
+        Err(_) => b.iter().map(|&c| char::from(c)).collect(),
+    }
+}
+
+/// Decode `raw-unicode-escape`: Latin-1 bytes with `\uXXXX` and `\UXXXXXXXX` escapes.
+pub(super) fn raw_unicode_escape(b: &[u8]) -> Option<String> {
+    let mut out = String::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 1 < b.len() && (b[i + 1] == b'u' || b[i + 1] == b'U') {
+            let n = if b[i + 1] == b'u' { 4 } else { 8 };
+            let hex = std::str::from_utf8(b.get(i + 2..i + 2 + n)?).ok()?;
+            out.push(char::from_u32(u32::from_str_radix(hex, 16).ok()?)?);
+            i += 2 + n;
+        } else {
+            out.push(char::from(b[i]));
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+/// A quoted Python 2 str literal as protocol 0 writes it: `'...'` with backslash escapes.
+pub(super) fn python_string_literal(line: &[u8]) -> Option<String> {
+    let q = *line.first()?;
+    if !(q == b'\'' || q == b'"') || line.len() < 2 || *line.last()? != q {
+        return None;
+    }
+    let body = &line[1..line.len() - 1];
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] != b'\\' {
+            out.push(body[i]);
+            i += 1;
+            continue;
+        }
+        let c = *body.get(i + 1)?;
+        i += 2;
+        match c {
+            b'n' => out.push(b'\n'),
+            b't' => out.push(b'\t'),
+            b'r' => out.push(b'\r'),
+            b'\\' | b'\'' | b'"' => out.push(c),
+            b'x' => {
+                let hex = std::str::from_utf8(body.get(i..i + 2)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b'0'..=b'7' => {
+                let end = (i + 2).min(body.len());
+                let digits = std::iter::once(c).chain(
+                    body[i..end]
+                        .iter()
+                        .copied()
+                        .take_while(|d| (b'0'..=b'7').contains(d)),
+                );
+                let digits: Vec<u8> = digits.collect();
+                i += digits.len() - 1;
+                out.push(u8::from_str_radix(std::str::from_utf8(&digits).ok()?, 8).ok()?);
+            }
+            _ => {
+                out.push(b'\\');
+                out.push(c);
+            }
+        }
+    }
+    Some(latin1_or_utf8(&out))
+}
+
+/// An int from its decimal text: `Int` when it fits, else the exact digits as `BigInt`.
+pub(super) fn int_from_text(text: &str) -> Result<Value, ErrorKind> {
+    let digits = text
+        .strip_prefix('-')
+        .or_else(|| text.strip_prefix('+'))
+        .unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ErrorKind::BadNumber);
+    }
+    // CPython counts every digit written, leading zeros too.
+    if digits.len() > MAX_INT_DIGITS {
+        return Err(ErrorKind::IntTooLarge);
+    }
+    Ok(match text.parse::<i64>() {
+        Ok(n) => Value::Int(n),
+        Err(_) => {
+            let trimmed = digits.trim_start_matches('0');
+            let sign = if text.starts_with('-') { "-" } else { "" };
+            Value::BigInt(format!("{sign}{trimmed}"))
+        }
+    })
+}
+
+/// An int from little-endian two's complement bytes (LONG1/LONG4).
+pub(super) fn int_from_le(b: &[u8]) -> Result<Value, ErrorKind> {
+    if b.is_empty() {
+        return Ok(Value::Int(0));
+    }
+    let negative = b[b.len() - 1] & 0x80 != 0;
+    let fill = if negative { 0xff } else { 0 };
+    if b.len() <= 8 {
+        let mut w = [fill; 8];
+        w[..b.len()].copy_from_slice(b);
+        return Ok(Value::Int(i64::from_le_bytes(w)));
+    }
+    // High bytes that only extend the sign carry no digits: drop them (keeping one for the
+    // sign). Every byte left adds more than two decimal digits, so the length alone refuses what
+    // cannot fit `MAX_INT_DIGITS`, before the conversion below, which is quadratic in it.
+    let significant = b.len() - b.iter().rev().take_while(|&&x| x == fill).count();
+    if significant > MAX_INT_DIGITS / 2 {
+        return Err(ErrorKind::IntTooLarge);
+    }
+    let b = &b[..(significant + 1).min(b.len())];
+    // Magnitude: two's complement negation for negatives.
+    let mut mag: Vec<u8> = b.to_vec();
+    if negative {
+        let mut carry = true;
+        for byte in mag.iter_mut() {
+            *byte = !*byte;
+            if carry {
+                let (v, c) = byte.overflowing_add(1);
+                *byte = v;
+                carry = c;
+            }
+        }
+    }
+    // Repeated division by 10^9 over big-endian u32 limbs.
+    let mut limbs: Vec<u32> = mag
+        .chunks(4)
+        .rev()
+        .map(|c| {
+            let mut w = [0u8; 4];
+            w[..c.len()].copy_from_slice(c);
+            u32::from_le_bytes(w)
+        })
+        .collect();
+    let mut parts: Vec<u32> = Vec::new();
+    while limbs.iter().any(|&l| l != 0) {
+        let mut rem: u64 = 0;
+        for l in limbs.iter_mut() {
+            let cur = (rem << 32) | u64::from(*l);
+            *l = (cur / 1_000_000_000) as u32;
+            rem = cur % 1_000_000_000;
+        }
+        parts.push(rem as u32);
+    }
+    let mut text = String::from(if negative { "-" } else { "" });
+    for (i, p) in parts.iter().rev().enumerate() {
+        if i == 0 {
+            text.push_str(&p.to_string());
+        } else {
+            text.push_str(&format!("{p:09}"));
+        }
+    }
+    if text.trim_start_matches('-').len() > MAX_INT_DIGITS {
+        return Err(ErrorKind::IntTooLarge);
+    }
+    Ok(match text.parse::<i64>() {
+        Ok(n) => Value::Int(n),
+        Err(_) if parts.is_empty() => Value::Int(0),
+        Err(_) => Value::BigInt(text),
+    })
+}

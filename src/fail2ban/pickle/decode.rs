@@ -1,0 +1,475 @@
+//! The decoder: an arena machine (`machine`) that runs the opcodes. The stack and the memo hold
+//! node ids, containers hold child ids, so a memoized list that is filled later is seen filled,
+//! exactly as in CPython, and `MEMOIZE` copies nothing. `build` turns the arena into a `Value`
+//! at `STOP`.
+
+use super::build::{int_from_le, int_from_text, python_string_literal, raw_unicode_escape};
+use super::machine::{Machine, Node, Span, Step, MARK_ID};
+use super::*;
+
+/// Decode one pickle at the start of `buf`. `Ok(None)`: incomplete, feed more bytes.
+/// `Ok(Some((value, used)))`: `used` bytes, through `STOP`, made `value`.
+pub fn decode(buf: &[u8]) -> Result<Option<(Value, usize)>, Error> {
+    let mut m = Machine::new(buf);
+    let Some(root) = m.run()? else {
+        return Ok(None);
+    };
+    let value = m.build(root)?;
+    Ok(Some((value, m.pos)))
+}
+
+macro_rules! need {
+    ($e:expr) => {
+        match $e {
+            Some(v) => v,
+            None => return Ok(None),
+        }
+    };
+}
+
+impl Machine<'_> {
+    /// Run until STOP: the root id, or `None` when the input ends first.
+    fn run(&mut self) -> Step<u32> {
+        loop {
+            self.at = self.pos;
+            let op = need!(self.byte());
+            match op {
+                PROTO => {
+                    self.proto = need!(self.byte());
+                }
+                FRAME => {
+                    need!(self.take(8));
+                }
+                STOP => {
+                    let root = self.pop()?;
+                    if !self.stack.is_empty() {
+                        return Err(self.err(ErrorKind::BadStop));
+                    }
+                    return Ok(Some(root));
+                }
+                MARK => {
+                    if self.marks >= MAX_DEPTH {
+                        return Err(self.err(ErrorKind::TooDeep));
+                    }
+                    self.marks += 1;
+                    self.stack.push(MARK_ID);
+                }
+                POP => match self.stack.pop() {
+                    Some(MARK_ID) => self.marks -= 1,
+                    Some(_) => {}
+                    None => return Err(self.err(ErrorKind::StackUnderflow)),
+                },
+                POP_MARK => {
+                    self.pop_mark()?;
+                }
+                DUP => {
+                    let id = self.top()?;
+                    self.stack.push(id);
+                }
+                NONE => self.push_node(Node::None)?,
+                NEWTRUE => self.push_node(Node::Bool(true))?,
+                NEWFALSE => self.push_node(Node::Bool(false))?,
+                BININT1 => {
+                    let b = need!(self.byte());
+                    self.push_node(Node::Int(i64::from(b)))?;
+                }
+                BININT2 => {
+                    let b = need!(self.take(2));
+                    self.push_node(Node::Int(i64::from(u16::from_le_bytes([b[0], b[1]]))))?;
+                }
+                BININT => {
+                    let n = need!(self.u32le()) as i32;
+                    self.push_node(Node::Int(i64::from(n)))?;
+                }
+                LONG1 => {
+                    let n = usize::from(need!(self.byte()));
+                    let b = need!(self.take(n));
+                    self.push(int_from_le(b).map_err(|kind| self.err(kind))?)?;
+                }
+                LONG4 => {
+                    let n = need!(self.u32le()) as usize;
+                    if n > self.buf.len() {
+                        return Ok(None);
+                    }
+                    let b = need!(self.take(n));
+                    self.push(int_from_le(b).map_err(|kind| self.err(kind))?)?;
+                }
+                INT | LONG => {
+                    let line = need!(self.line());
+                    let text =
+                        std::str::from_utf8(line).map_err(|_| self.err(ErrorKind::BadNumber))?;
+                    let text = text.strip_suffix('L').unwrap_or(text);
+                    let v = match (op, text) {
+                        (INT, "00") => Value::Bool(false),
+                        (INT, "01") => Value::Bool(true),
+                        _ => int_from_text(text).map_err(|kind| self.err(kind))?,
+                    };
+                    self.push(v)?;
+                }
+                FLOAT => {
+                    let line = need!(self.line());
+                    let f = std::str::from_utf8(line)
+                        .ok()
+                        .and_then(|t| t.trim().parse::<f64>().ok());
+                    self.push(Value::Float(f.ok_or(self.err(ErrorKind::BadNumber))?))?;
+                }
+                BINFLOAT => {
+                    let b = need!(self.take(8));
+                    self.push(Value::Float(f64::from_be_bytes([
+                        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                    ])))?;
+                }
+                SHORT_BINUNICODE => {
+                    let n = usize::from(need!(self.byte()));
+                    let span = need!(self.span(n));
+                    self.utf8(span)?;
+                }
+                BINUNICODE => {
+                    let n = need!(self.u32le()) as usize;
+                    let span = need!(self.span(n));
+                    self.utf8(span)?;
+                }
+                BINUNICODE8 => {
+                    let n = need!(self.len64());
+                    let span = need!(self.span(n));
+                    self.utf8(span)?;
+                }
+                SHORT_BINSTRING => {
+                    let n = usize::from(need!(self.byte()));
+                    let span = need!(self.span(n));
+                    self.push_node(Node::Py2Str(span))?;
+                }
+                BINSTRING => {
+                    let n = need!(self.u32le()) as usize;
+                    let span = need!(self.span(n));
+                    self.push_node(Node::Py2Str(span))?;
+                }
+                UNICODE => {
+                    let line = need!(self.line());
+                    let s = raw_unicode_escape(line).ok_or(self.err(ErrorKind::InvalidUtf8))?;
+                    self.push(Value::Str(s))?;
+                }
+                STRING => {
+                    let line = need!(self.line());
+                    let s = python_string_literal(line).ok_or(self.err(ErrorKind::InvalidUtf8))?;
+                    self.push(Value::Str(s))?;
+                }
+                SHORT_BINBYTES => {
+                    let n = usize::from(need!(self.byte()));
+                    let span = need!(self.span(n));
+                    self.push_node(Node::Bytes(span))?;
+                }
+                BINBYTES => {
+                    let n = need!(self.u32le()) as usize;
+                    let span = need!(self.span(n));
+                    self.push_node(Node::Bytes(span))?;
+                }
+                BINBYTES8 | BYTEARRAY8 => {
+                    let n = need!(self.len64());
+                    let span = need!(self.span(n));
+                    self.push_node(Node::Bytes(span))?;
+                }
+                EMPTY_LIST | EMPTY_SET => self.new_list(Vec::new())?,
+                EMPTY_TUPLE => self.push_node(Node::Tuple(Span::of(0..0)))?,
+                EMPTY_DICT => {
+                    let dict = self.new_dict()?;
+                    self.stack.push(dict);
+                }
+                LIST | FROZENSET => {
+                    let items = self.pop_mark()?;
+                    self.new_list(items)?;
+                }
+                TUPLE => {
+                    let at = self.mark_at()?;
+                    self.marks -= 1;
+                    self.stack.remove(at);
+                    self.tuple_from(at)?;
+                }
+                DICT => {
+                    let at = self.mark_at()?;
+                    self.marks -= 1;
+                    self.stack.remove(at);
+                    let dict = self.new_dict()?;
+                    self.extend_dict(dict, at)?;
+                    self.stack.push(dict);
+                }
+                TUPLE1 | TUPLE2 | TUPLE3 => {
+                    let n = usize::from(op - TUPLE1 + 1);
+                    let from = self
+                        .stack
+                        .len()
+                        .checked_sub(n)
+                        .ok_or(self.err(ErrorKind::StackUnderflow))?;
+                    if self.stack[from..].contains(&MARK_ID) {
+                        return Err(self.err(ErrorKind::StackUnderflow));
+                    }
+                    self.tuple_from(from)?;
+                }
+                APPEND => {
+                    let from = self
+                        .stack
+                        .len()
+                        .checked_sub(1)
+                        .ok_or(self.err(ErrorKind::StackUnderflow))?;
+                    if self.stack[from] == MARK_ID || from == 0 {
+                        return Err(self.err(ErrorKind::StackUnderflow));
+                    }
+                    let list = self.stack[from - 1];
+                    self.extend_list(list, from)?;
+                }
+                APPENDS | ADDITEMS => {
+                    let at = self.mark_at()?;
+                    let list = *at
+                        .checked_sub(1)
+                        .and_then(|i| self.stack.get(i))
+                        .ok_or(self.err(ErrorKind::StackUnderflow))?;
+                    self.marks -= 1;
+                    self.stack.remove(at);
+                    self.extend_list(list, at)?;
+                }
+                SETITEM => {
+                    let from = self
+                        .stack
+                        .len()
+                        .checked_sub(2)
+                        .ok_or(self.err(ErrorKind::StackUnderflow))?;
+                    if self.stack[from..].contains(&MARK_ID) || from == 0 {
+                        return Err(self.err(ErrorKind::StackUnderflow));
+                    }
+                    let dict = self.stack[from - 1];
+                    self.extend_dict(dict, from)?;
+                }
+                SETITEMS => {
+                    let at = self.mark_at()?;
+                    let dict = *at
+                        .checked_sub(1)
+                        .and_then(|i| self.stack.get(i))
+                        .ok_or(self.err(ErrorKind::StackUnderflow))?;
+                    self.marks -= 1;
+                    self.stack.remove(at);
+                    self.extend_dict(dict, at)?;
+                }
+                GLOBAL => {
+                    let module = need!(self.line());
+                    let name = need!(self.line());
+                    let (module, name) = (self.text(module)?, self.text(name)?);
+                    self.global(module, name)?;
+                }
+                STACK_GLOBAL => {
+                    let name = self.pop()?;
+                    let module = self.pop()?;
+                    let (module, name) = (self.str_of(module)?, self.str_of(name)?);
+                    self.global(module, name)?;
+                }
+                REDUCE | NEWOBJ => {
+                    let args = self.pop()?;
+                    let callable = self.pop()?;
+                    self.call(callable, args)?;
+                }
+                NEWOBJ_EX => {
+                    let _kwargs = self.pop()?;
+                    let args = self.pop()?;
+                    let callable = self.pop()?;
+                    self.push_node(Node::Call(callable, args))?;
+                }
+                BUILD => {
+                    // The state would be applied by __setstate__; the object stays what it was.
+                    self.pop()?;
+                    self.top()?;
+                }
+                MEMOIZE => {
+                    let index = self.memo.len();
+                    self.memo_put(index)?;
+                }
+                BINPUT => {
+                    let i = usize::from(need!(self.byte()));
+                    self.memo_put(i)?;
+                }
+                LONG_BINPUT => {
+                    let i = need!(self.u32le()) as usize;
+                    self.memo_put(i)?;
+                }
+                PUT => {
+                    let line = need!(self.line());
+                    let i = std::str::from_utf8(line)
+                        .ok()
+                        .and_then(|t| t.parse::<usize>().ok());
+                    self.memo_put(i.ok_or(self.err(ErrorKind::BadNumber))?)?;
+                }
+                BINGET => {
+                    let i = usize::from(need!(self.byte()));
+                    self.memo_get(i)?;
+                }
+                LONG_BINGET => {
+                    let i = need!(self.u32le()) as usize;
+                    self.memo_get(i)?;
+                }
+                GET => {
+                    let line = need!(self.line());
+                    let i = std::str::from_utf8(line)
+                        .ok()
+                        .and_then(|t| t.parse::<usize>().ok());
+                    self.memo_get(i.ok_or(self.err(ErrorKind::BadNumber))?)?;
+                }
+                other => return Err(self.err(ErrorKind::UnknownOpcode(other))),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incomplete_input_is_none_not_an_error() {
+        let full = b"\x80\x02K\x05.";
+        for n in 0..full.len() {
+            assert_eq!(decode(&full[..n]), Ok(None), "prefix {n}");
+        }
+        assert_eq!(decode(full), Ok(Some((Value::Int(5), 5))));
+    }
+
+    #[test]
+    fn huge_declared_lengths_wait_for_bytes_instead_of_allocating() {
+        let mut p = vec![PROTO, 4, BINUNICODE8];
+        p.extend_from_slice(&(1u64 << 60).to_le_bytes());
+        assert_eq!(decode(&p), Ok(None));
+        let mut p = vec![PROTO, 4, LONG4];
+        p.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(decode(&p), Ok(None));
+    }
+
+    #[test]
+    fn big_ints_are_exact() {
+        // 2**64 as LONG1: 9 bytes little-endian.
+        let p = [PROTO, 2, LONG1, 9, 0, 0, 0, 0, 0, 0, 0, 0, 1, STOP];
+        assert_eq!(
+            decode(&p).unwrap().unwrap().0,
+            Value::BigInt("18446744073709551616".into())
+        );
+        let p = [PROTO, 2, LONG1, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, STOP];
+        assert_eq!(
+            decode(&p).unwrap().unwrap().0,
+            Value::BigInt("-18446744073709551616".into())
+        );
+        let p = [PROTO, 2, LONG1, 2, 0xff, 0x7f, STOP];
+        assert_eq!(decode(&p).unwrap().unwrap().0, Value::Int(32767));
+    }
+
+    /// Protocols 0 and 1 write ints as text; CPython refuses to read more than 4,300 digits.
+    #[test]
+    fn int_text_beyond_4300_digits_is_refused() {
+        for (digits, ok) in [(4300, true), (4301, false)] {
+            let mut p = b"L".to_vec();
+            p.extend(std::iter::repeat_n(b'9', digits));
+            p.extend_from_slice(b"L\n.");
+            let got = decode(&p).map(|r| r.map(|(v, _)| v));
+            match got {
+                Ok(Some(Value::BigInt(text))) if ok => assert_eq!(text.len(), digits),
+                Err(e) if !ok => assert_eq!(e.kind, ErrorKind::IntTooLarge),
+                _ => panic!("{digits} digits read wrongly"),
+            }
+        }
+    }
+
+    #[test]
+    fn shared_references_cannot_expand_without_bound() {
+        // [x, x] memoized, then [[..],[..]] repeatedly: 2^40 nodes if expanded naively.
+        let mut p = vec![PROTO, 2, NONE];
+        for i in 0..40u8 {
+            p.extend_from_slice(&[BINPUT, i, BINGET, i, TUPLE2]);
+        }
+        p.push(STOP);
+        assert_eq!(decode(&p).unwrap_err().kind, ErrorKind::TooLarge);
+    }
+
+    #[test]
+    fn a_list_memoized_before_it_is_filled_is_seen_filled() {
+        // l = [1]; (l, l) with the second reference a memo GET after the append.
+        let p = [
+            PROTO, 2, EMPTY_LIST, BINPUT, 0, BININT1, 1, APPEND, BINGET, 0, TUPLE2, STOP,
+        ];
+        let one = Value::List(vec![Value::Int(1)]);
+        assert_eq!(
+            decode(&p).unwrap().unwrap().0,
+            Value::Tuple(vec![one.clone(), one])
+        );
+    }
+
+    #[test]
+    fn self_reference_is_an_error_not_a_hang() {
+        let p = [PROTO, 2, EMPTY_LIST, BINPUT, 0, BINGET, 0, APPEND, STOP];
+        assert!(decode(&p).is_err());
+    }
+
+    /// Issue 13.5: a memo index read from the wire sized the memo before any value needed it.
+    #[test]
+    fn a_far_memo_index_is_refused_without_sizing_the_memo() {
+        // 9 bytes: PROTO 4, NONE, LONG_BINPUT 0xFFFFF, STOP.
+        let mut p = vec![PROTO, 4, NONE, LONG_BINPUT];
+        p.extend_from_slice(&(MAX_MEMO as u32 - 1).to_le_bytes());
+        p.push(STOP);
+        assert_eq!(p.len(), 9);
+        let mut m = Machine::new(&p);
+        let err = m.run().unwrap_err();
+        assert_eq!((err.kind, err.offset), (ErrorKind::MemoTooLarge, 3));
+        let memo_bytes = m.memo_bytes();
+        assert!(
+            memo_bytes <= 64,
+            "a 9-byte pickle holds a {memo_bytes}-byte memo"
+        );
+    }
+
+    #[test]
+    fn memo_indexes_with_gaps_read_back() {
+        // 'a' put at index 4, 'b' at 2, then (memo[4], memo[2]); memo[3] was never put.
+        let p = [
+            PROTO,
+            2,
+            SHORT_BINUNICODE,
+            1,
+            b'a',
+            BINPUT,
+            4,
+            SHORT_BINUNICODE,
+            1,
+            b'b',
+            BINPUT,
+            2,
+            POP,
+            POP,
+            BINGET,
+            4,
+            BINGET,
+            2,
+            TUPLE2,
+            STOP,
+        ];
+        let s = |t: &str| Value::Str(t.into());
+        assert_eq!(
+            decode(&p).unwrap().unwrap().0,
+            Value::Tuple(vec![s("a"), s("b")])
+        );
+        let p = [PROTO, 2, NONE, BINPUT, 5, BINGET, 4, STOP];
+        assert_eq!(decode(&p).unwrap_err().kind, ErrorKind::BadMemoRef);
+    }
+
+    /// "Any reply must decode in time linear in its size" (issue 13.2): the tree copies a shared
+    /// reference, so a big string referenced many times multiplied its bytes.
+    #[test]
+    fn shared_references_to_a_big_string_cannot_multiply_its_bytes() {
+        // s = 'x' * 256 KiB, then [s, s, ...] by 4,096 memo references: 1 GiB if all copied.
+        let mut p = vec![PROTO, 4, BINUNICODE];
+        p.extend_from_slice(&(256u32 << 10).to_le_bytes());
+        p.extend(std::iter::repeat_n(b'x', 256 << 10));
+        p.extend_from_slice(&[MEMOIZE, POP, EMPTY_LIST, MARK]);
+        for _ in 0..4096 {
+            p.extend_from_slice(&[BINGET, 0]);
+        }
+        p.extend_from_slice(&[APPENDS, STOP]);
+        // (Not `unwrap_err`: a wrong answer would print a gigabyte.)
+        let kind = decode(&p).err().map(|e| e.kind);
+        assert_eq!(kind, Some(ErrorKind::TooLarge));
+    }
+}
