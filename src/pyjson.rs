@@ -40,17 +40,17 @@ pub fn write(out: &mut Vec<u8>, value: &Value) {
             }
             obj.end();
         }
-        Value::Global { module, name } => {
+        Value::Global(g) => {
             Obj::new(out)
-                .str("global", &format!("{module}.{name}"))
+                .str("global", &format!("{}.{}", g.module, g.name))
                 .end();
         }
-        Value::Call { callable, args } => {
+        Value::Call(call) => {
             let mut obj = Obj::new(out);
-            items(obj.key("args"), args);
-            match callable.as_ref() {
-                Value::Global { name, .. } => {
-                    obj.str("class", name);
+            items(obj.key("args"), &call.args);
+            match &call.callable {
+                Value::Global(g) => {
+                    obj.str("class", &g.name);
                 }
                 other => write(obj.key("call"), other),
             }

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use banwatch::fail2ban::pickle::{
-    decode, encode_command, scan, NotFast, StrListReader, Value, TERMINATOR,
+    decode, encode_command, scan, ErrorKind, NotFast, StrListReader, Value, MAX_INT_DIGITS,
+    TERMINATOR,
 };
+use banwatch::fail2ban::replies;
 use serde_json::Value as Json;
 
 /// banwatch's JSON text of a value, read back: it must be valid JSON to compare at all.
@@ -156,6 +158,80 @@ fn random_values_at_protocols_0_to_5_decode_as_cpython_pickled_them() {
         per_protocol[proto] += 1;
     }
     assert_eq!(per_protocol, [300; 6]);
+}
+
+/// Issue 13.2: ints are read up to CPython's int/str conversion limit and refused beyond it, as
+/// CPython refuses to turn them into text.
+#[test]
+fn ints_at_cpythons_digit_limit_decode_and_beyond_it_are_refused() {
+    let out = python(&["bigints"], None);
+    let (mut read, mut refused) = (0, 0);
+    for line in out.lines() {
+        let (doc, bytes, proto) = oracle_pickle(line);
+        let result = decode(&bytes);
+        if doc["json"][1].is_null() {
+            let e = result.expect_err("CPython refuses this int's digits");
+            assert_eq!(e.kind, ErrorKind::IntTooLarge, "protocol {proto}");
+            assert!(e.to_string().contains("4300 digits"), "{e}");
+            refused += 1;
+        } else {
+            let value = result.unwrap().unwrap().0;
+            assert!(same(&to_json(&value), &doc["json"]), "protocol {proto}");
+            read += 1;
+        }
+    }
+    assert_eq!(MAX_INT_DIGITS, 4300);
+    // 4,299 and 4,300 digits at protocols 0-5; 4,301 and 5,000 at 2-5 (0 and 1 write digits).
+    assert_eq!((read, refused), (2 * 2 * 6, 2 * 2 * 4));
+}
+
+/// Issue 13.2: a reply holding a 128 KiB LONG4 took ~4.9 s (quadratic decimal conversion).
+/// Replies may be 64 MiB, so reading one must take time linear in its size.
+#[test]
+fn a_reply_holding_a_128_kib_int_is_refused_within_50_ms() {
+    for fill in [0x5a_u8, 0xa5] {
+        // (0, n) at protocol 2, n a LONG4 of 131,072 bytes (positive, then negative).
+        let mut p = vec![0x80, 2, b'K', 0, 0x8b];
+        p.extend_from_slice(&(128u32 << 10).to_le_bytes());
+        p.extend(std::iter::repeat_n(fill, 128 << 10));
+        p.extend_from_slice(&[0x86, b'.']);
+        let t = std::time::Instant::now();
+        let result = decode(&p);
+        let took = t.elapsed();
+        assert_eq!(result.map(|_| ()).unwrap_err().kind, ErrorKind::IntTooLarge);
+        assert!(took.as_millis() < 50, "took {took:?}");
+    }
+}
+
+/// Issue 13.6: Python 2 pickles name `str` `__builtin__.unicode`; CPython's unpickler maps it
+/// (below protocol 3), so banned IPs are plain strings there and must be here too.
+#[test]
+fn a_python2_unicode_ban_list_reads_as_plain_strings_as_cpython_loads_it() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/0.11.2-py2.7");
+    for name in [
+        "status_jail_unicode.bin",
+        "invalid_command_standarderror.bin",
+    ] {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let pickle = reply_pickle(&bytes);
+        let value = decode(pickle).unwrap().unwrap().0;
+        if name.starts_with("status") {
+            // CPython's plain pickle.loads, real classes and all: tuples come out as lists.
+            let hex: String = pickle.iter().map(|b| format!("{b:02x}")).collect();
+            let theirs: Json = serde_json::from_str(&python(&["unpickle"], Some(&hex))).unwrap();
+            assert_eq!(to_json(&value), theirs, "{name}");
+            let status = replies::JailStatus::from_value(&replies::envelope(value).unwrap());
+            assert_eq!(status.unwrap().banned.unwrap(), ["203.0.113.5"]);
+        } else {
+            // `exceptions.StandardError` is `builtins.Exception` in CPython's table.
+            let e = replies::envelope(value).unwrap_err();
+            assert_eq!(
+                format!("{e:?}").matches("class: \"Exception\"").count(),
+                1,
+                "{e:?}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::fmt;
 
 use time::UtcOffset;
 
-use super::pickle::Value;
+use super::pickle::{Call, Value};
 
 /// fail2ban answered with an exception or an error string.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,13 +100,19 @@ pub fn envelope(v: Value) -> Result<Value, ReplyError> {
 
 fn exception(v: Value) -> ServerError {
     match v {
-        Value::Call { callable, args } => match *callable {
-            Value::Global { name, .. } => ServerError { class: name, args },
-            other => ServerError {
-                class: crate::pyjson::to_json(&other),
-                args,
-            },
-        },
+        Value::Call(call) => {
+            let Call { callable, args } = *call;
+            match callable {
+                Value::Global(g) => ServerError {
+                    class: g.name,
+                    args,
+                },
+                other => ServerError {
+                    class: crate::pyjson::to_json(&other),
+                    args,
+                },
+            }
+        }
         Value::Str(s) => ServerError {
             class: "Exception".into(),
             args: vec![Value::Str(s)],

@@ -4,9 +4,9 @@
 It prints, for pickles, the JSON that `pyjson::to_json` must produce (src/pyjson.rs):
 None/bool/int/float/str as JSON, ints outside i64 as strings of digits, lists and tuples as
 arrays, dicts as objects (keys as json.dumps writes them; other keys as compact JSON text),
-`builtins.str(x)` as x, a class reference as {"global": "module.name"} (Python 2 modules
-`exceptions`/`__builtin__` read `builtins`), a call of a class (how exceptions arrive) as
-{"class": name, "args": [...]}.
+`builtins.str(x)` as x, a class reference as {"global": "module.name"} (Python 2 names mapped
+as CPython maps them below protocol 3: `__builtin__.unicode` is `builtins.str`), a call of a
+class (how exceptions arrive) as {"class": name, "args": [...]}.
 
 Modes (one JSON document per output line):
   golden FILE...          decode each captured reply stream: {"file", "replies": [json...]}
@@ -14,8 +14,13 @@ Modes (one JSON document per output line):
   strlists SEED N         N replies shaped like a ban list, (0, [str, ...]), at protocols 0-5, some
                           with one str object twice (a memo reference): {"hex", "json", "protocol",
                           "shared"}
+  bigints                 replies (0, int) with ints of 4,299 to 5,000 digits, both signs, at
+                          every protocol that can pickle them: {"hex", "protocol", "json"}, where
+                          the int is its decimal text, or null where CPython refuses to convert it
+                          (its int/str limit, 4,300 digits by default)
   unpickle                read hex pickles from stdin, print json.dumps of the unpickled value
 """
+import _compat_pickle
 import io
 import json
 import pickle
@@ -39,10 +44,18 @@ class Call:
         self.callable, self.args = callable_, args
 
 
-class Oracle(pickle.Unpickler):
+class Oracle(pickle._Unpickler):
+    """CPython's reference unpickler (the pure-Python twin of the C one, which hides `proto`),
+    resolving names exactly as its find_class does, Python 2 names included, but to inert
+    `Global`s instead of importing anything."""
+
     def find_class(self, module, name):
-        if module in ("__builtin__", "exceptions"):
-            module = "builtins"
+        # Lib/pickle.py, Unpickler.find_class: the fix_imports tables apply below protocol 3.
+        if self.proto < 3 and self.fix_imports:
+            if (module, name) in _compat_pickle.NAME_MAPPING:
+                module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+            elif module in _compat_pickle.IMPORT_MAPPING:
+                module = _compat_pickle.IMPORT_MAPPING[module]
         if module == "builtins" and name == "str":
             return str
         return Global(module, name)
@@ -153,6 +166,22 @@ def main():
                 data = pickle.dumps(reply, protocol=proto)
                 print(json.dumps({"hex": data.hex(), "protocol": proto, "json": to_json(reply),
                                   "shared": shared}, ensure_ascii=False))
+    elif mode == "bigints":
+        for digits in (4299, 4300, 4301, 5000):
+            for sign in (1, -1):
+                v = sign * (10**digits - 1)  # arithmetic: no str conversion, no limit
+                try:
+                    text = str(v)
+                except ValueError:
+                    text = None
+                if not hasattr(sys, "get_int_max_str_digits") and digits > 4300:
+                    text = None  # before 3.11 CPython had no limit; the default one applies
+                for proto in range(0, 6):
+                    try:
+                        data = pickle.dumps((0, v), protocol=proto)
+                    except ValueError:
+                        continue  # protocols 0 and 1 write the digits, so they refuse too
+                    print(json.dumps({"hex": data.hex(), "protocol": proto, "json": [0, text]}))
     elif mode == "unpickle":
         for line in sys.stdin:
             print(json.dumps(pickle.loads(bytes.fromhex(line.strip())), ensure_ascii=False))

@@ -2,15 +2,16 @@
 //! number encodings (Python 2 strings, raw-unicode-escape, quoted literals, decimal and
 //! little-endian ints).
 
-use super::decode::{Machine, Node};
+use super::machine::{Machine, Node};
 use super::*;
 
 /// Turns the arena into a tree. The arena is only read, so a node reached twice (a shared
-/// reference) is simply built twice; `left` bounds the total so sharing cannot expand without
-/// bound, and `MAX_DEPTH` stops reference cycles.
+/// reference) is simply built twice; `left` bounds the total, one per node plus the bytes of
+/// text it copies, so sharing cannot expand without bound (neither in nodes nor in the bytes
+/// of a big string referenced many times), and `MAX_DEPTH` stops reference cycles.
 pub(super) struct Builder<'m, 'a> {
     pub(super) m: &'m Machine<'a>,
-    /// Nodes the tree may still hold.
+    /// Nodes plus bytes of text the tree may still hold.
     pub(super) left: usize,
     pub(super) offset: usize,
 }
@@ -27,26 +28,37 @@ impl Builder<'_, '_> {
         if depth > MAX_DEPTH {
             return Err(self.err(ErrorKind::TooDeep));
         }
+        let m = self.m;
+        let node = m.nodes[id as usize];
+        let text = match node {
+            Node::Str(span) | Node::Py2Str(span) | Node::Bytes(span) => span.range().len(),
+            Node::Other(index) => match &m.others[index as usize] {
+                Value::Str(s) | Value::BigInt(s) => s.len(),
+                Value::Global(g) => g.module.len() + g.name.len(),
+                _ => 0,
+            },
+            _ => 0,
+        };
         self.left = self
             .left
-            .checked_sub(1)
+            .checked_sub(1 + text)
             .ok_or(self.err(ErrorKind::TooLarge))?;
-        let m = self.m;
-        Ok(match &m.nodes[id as usize] {
+        Ok(match node {
             Node::None => Value::None,
-            Node::Bool(b) => Value::Bool(*b),
-            Node::Int(n) => Value::Int(*n),
-            Node::Str(s) => Value::Str((*s).to_string()),
+            Node::Bool(b) => Value::Bool(b),
+            Node::Int(n) => Value::Int(n),
+            Node::Str(span) => Value::Str(m.text_of(span).to_string()),
             Node::Py2Str(span) => Value::Str(latin1_or_utf8(&m.buf[span.range()])),
             Node::Bytes(span) => Value::Bytes(m.buf[span.range()].to_vec()),
-            Node::StrClass => Value::Global {
+            Node::StrClass => Value::Global(Box::new(Global {
                 module: "builtins".into(),
                 name: "str".into(),
-            },
-            Node::Other(v) => (**v).clone(),
+            })),
+            Node::Other(index) => m.others[index as usize].clone(),
             Node::Tuple(span) => Value::Tuple(self.build_all(&m.edges[span.range()], depth)?),
-            Node::List(index) => Value::List(self.build_all(&m.lists[*index as usize], depth)?),
-            Node::Dict(pairs) => {
+            Node::List(index) => Value::List(self.build_all(&m.lists[index as usize], depth)?),
+            Node::Dict(index) => {
+                let pairs = &m.dicts[index as usize];
                 let mut out = Vec::with_capacity(pairs.len());
                 for &(k, v) in pairs {
                     out.push((self.build(k, depth + 1)?, self.build(v, depth + 1)?));
@@ -54,19 +66,8 @@ impl Builder<'_, '_> {
                 Value::Dict(out)
             }
             Node::Call(callable, args) => {
-                // fail2ban's IPAddr, `builtins.str('203.0.113.5')`, thousands of times per ban
-                // list: the string itself, without building the call.
-                if let (Node::StrClass, Node::Tuple(span)) =
-                    (&m.nodes[*callable as usize], &m.nodes[*args as usize])
-                {
-                    if let [arg] = &m.edges[span.range()] {
-                        if let Node::Str(s) = &m.nodes[*arg as usize] {
-                            return Ok(Value::Str((*s).to_string()));
-                        }
-                    }
-                }
-                let callable = self.build(*callable, depth + 1)?;
-                let args = match self.build(*args, depth + 1)? {
+                let callable = self.build(callable, depth + 1)?;
+                let args = match self.build(args, depth + 1)? {
                     Value::Tuple(a) | Value::List(a) => a,
                     other => vec![other],
                 };
@@ -86,19 +87,16 @@ impl Builder<'_, '_> {
 
 /// `builtins.str(x)` with one str argument is that str (fail2ban's `IPAddr`).
 fn simplify_call(callable: Value, mut args: Vec<Value>) -> Value {
-    if let Value::Global { module, name } = &callable {
-        if module == "builtins"
-            && name == "str"
+    if let Value::Global(g) = &callable {
+        if g.module == "builtins"
+            && g.name == "str"
             && args.len() == 1
             && matches!(args[0], Value::Str(_))
         {
             return args.pop().unwrap_or(Value::None);
         }
     }
-    Value::Call {
-        callable: Box::new(callable),
-        args,
-    }
+    Value::Call(Box::new(Call { callable, args }))
 }
 
 /// Python 2 byte strings: UTF-8 when they are, else Latin-1 (as `encoding='latin1'` would).
@@ -176,15 +174,19 @@ pub(super) fn python_string_literal(line: &[u8]) -> Option<String> {
 }
 
 /// An int from its decimal text: `Int` when it fits, else the exact digits as `BigInt`.
-pub(super) fn int_from_text(text: &str) -> Option<Value> {
+pub(super) fn int_from_text(text: &str) -> Result<Value, ErrorKind> {
     let digits = text
         .strip_prefix('-')
         .or_else(|| text.strip_prefix('+'))
         .unwrap_or(text);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+        return Err(ErrorKind::BadNumber);
     }
-    Some(match text.parse::<i64>() {
+    // CPython counts every digit written, leading zeros too.
+    if digits.len() > MAX_INT_DIGITS {
+        return Err(ErrorKind::IntTooLarge);
+    }
+    Ok(match text.parse::<i64>() {
         Ok(n) => Value::Int(n),
         Err(_) => {
             let trimmed = digits.trim_start_matches('0');
@@ -195,17 +197,25 @@ pub(super) fn int_from_text(text: &str) -> Option<Value> {
 }
 
 /// An int from little-endian two's complement bytes (LONG1/LONG4).
-pub(super) fn int_from_le(b: &[u8]) -> Value {
+pub(super) fn int_from_le(b: &[u8]) -> Result<Value, ErrorKind> {
     if b.is_empty() {
-        return Value::Int(0);
+        return Ok(Value::Int(0));
     }
     let negative = b[b.len() - 1] & 0x80 != 0;
+    let fill = if negative { 0xff } else { 0 };
     if b.len() <= 8 {
-        let fill = if negative { 0xff } else { 0 };
         let mut w = [fill; 8];
         w[..b.len()].copy_from_slice(b);
-        return Value::Int(i64::from_le_bytes(w));
+        return Ok(Value::Int(i64::from_le_bytes(w)));
     }
+    // High bytes that only extend the sign carry no digits: drop them (keeping one for the
+    // sign). Every byte left adds more than two decimal digits, so the length alone refuses what
+    // cannot fit `MAX_INT_DIGITS`, before the conversion below, which is quadratic in it.
+    let significant = b.len() - b.iter().rev().take_while(|&&x| x == fill).count();
+    if significant > MAX_INT_DIGITS / 2 {
+        return Err(ErrorKind::IntTooLarge);
+    }
+    let b = &b[..(significant + 1).min(b.len())];
     // Magnitude: two's complement negation for negatives.
     let mut mag: Vec<u8> = b.to_vec();
     if negative {
@@ -247,9 +257,12 @@ pub(super) fn int_from_le(b: &[u8]) -> Value {
             text.push_str(&format!("{p:09}"));
         }
     }
-    match text.parse::<i64>() {
+    if text.trim_start_matches('-').len() > MAX_INT_DIGITS {
+        return Err(ErrorKind::IntTooLarge);
+    }
+    Ok(match text.parse::<i64>() {
         Ok(n) => Value::Int(n),
         Err(_) if parts.is_empty() => Value::Int(0),
         Err(_) => Value::BigInt(text),
-    }
+    })
 }

@@ -1,77 +1,11 @@
-//! The decoder: an arena machine that runs the opcodes. The stack and the memo hold node ids,
-//! containers hold child ids, so a memoized list that is filled later is seen filled, exactly as
-//! in CPython, and `MEMOIZE` copies nothing. `build` turns the arena into a `Value` at `STOP`.
+//! The decoder: an arena machine (`machine`) that runs the opcodes. The stack and the memo hold
+//! node ids, containers hold child ids, so a memoized list that is filled later is seen filled,
+//! exactly as in CPython, and `MEMOIZE` copies nothing. `build` turns the arena into a `Value`
+//! at `STOP`.
 
-use super::build::{
-    int_from_le, int_from_text, python_string_literal, raw_unicode_escape, Builder,
-};
+use super::build::{int_from_le, int_from_text, python_string_literal, raw_unicode_escape};
+use super::machine::{Machine, Node, Span, Step, MARK_ID};
 use super::*;
-
-/// A node of the decode arena. Strings and bytes are ranges of the input (copied only when the
-/// tree is built); tuples are ranges of the shared `edges`; only lists and dicts, which opcodes
-/// mutate after creation, own their children.
-#[derive(Debug)]
-pub(super) enum Node<'a> {
-    None,
-    Bool(bool),
-    Int(i64),
-    /// UTF-8, validated when read.
-    Str(&'a str),
-    /// A Python 2 byte string: UTF-8 if it is, else Latin-1.
-    Py2Str(Span),
-    Bytes(Span),
-    /// `builtins.str`, recognized once so `str(x)` calls are cheap to spot.
-    StrClass,
-    /// Anything rarer (floats, big ints, escaped text, other class references).
-    Other(Box<Value>),
-    Tuple(Span),
-    /// Index into `Machine::lists` (lists grow after creation; keeping them out of line keeps
-    /// every node small).
-    List(u32),
-    Dict(Vec<(u32, u32)>),
-    Call(u32, u32),
-}
-
-/// A range `start..end` of the input (for strings) or of `edges` (for tuples).
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Span {
-    start: u32,
-    end: u32,
-}
-
-impl Span {
-    fn of(r: std::ops::Range<usize>) -> Span {
-        // Inputs are capped far below 4 GiB by the client; saturate rather than wrap.
-        Span {
-            start: u32::try_from(r.start).unwrap_or(u32::MAX),
-            end: u32::try_from(r.end).unwrap_or(u32::MAX),
-        }
-    }
-    pub(super) fn range(self) -> std::ops::Range<usize> {
-        self.start as usize..self.end as usize
-    }
-}
-
-/// Stack entry: a node id, or a mark.
-const MARK_ID: u32 = u32::MAX;
-
-pub(super) struct Machine<'a> {
-    pub(super) buf: &'a [u8],
-    pos: usize,
-    /// Offset of the opcode being run (for errors).
-    at: usize,
-    pub(super) nodes: Vec<Node<'a>>,
-    /// Children of tuples, in ranges.
-    pub(super) edges: Vec<u32>,
-    /// Children of each list.
-    pub(super) lists: Vec<Vec<u32>>,
-    stack: Vec<u32>,
-    marks: usize,
-    memo: Vec<u32>,
-}
-
-/// `Ok(None)` inside the machine: the input ends early.
-type Step<T> = Result<Option<T>, Error>;
 
 /// Decode one pickle at the start of `buf`. `Ok(None)`: incomplete, feed more bytes.
 /// `Ok(Some((value, used)))`: `used` bytes, through `STOP`, made `value`.
@@ -93,225 +27,7 @@ macro_rules! need {
     };
 }
 
-impl<'a> Machine<'a> {
-    fn new(buf: &'a [u8]) -> Self {
-        Machine {
-            buf,
-            pos: 0,
-            at: 0,
-            // fail2ban's ban lists spend ~19 bytes per IP on 3 nodes, 1 edge and 3 memo entries.
-            nodes: Vec::with_capacity(buf.len() / 6),
-            edges: Vec::with_capacity(buf.len() / 16),
-            lists: Vec::new(),
-            stack: Vec::new(),
-            marks: 0,
-            memo: Vec::with_capacity(buf.len() / 6),
-        }
-    }
-
-    /// Build the tree of `root` (after `run`).
-    fn build(&self, root: u32) -> Result<Value, Error> {
-        let mut b = Builder {
-            m: self,
-            left: self
-                .buf
-                .len()
-                .saturating_mul(MAX_EXPANSION)
-                .saturating_add(64),
-            offset: self.pos,
-        };
-        b.build(root, 0)
-    }
-
-    fn err(&self, kind: ErrorKind) -> Error {
-        Error {
-            kind,
-            offset: self.at,
-        }
-    }
-
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let end = self.pos.checked_add(n)?;
-        let s = self.buf.get(self.pos..end)?;
-        self.pos = end;
-        Some(s)
-    }
-
-    /// Like `take`, but as a span of the input.
-    fn span(&mut self, n: usize) -> Option<Span> {
-        let start = self.pos;
-        self.take(n)?;
-        Some(Span::of(start..self.pos))
-    }
-
-    fn byte(&mut self) -> Option<u8> {
-        self.take(1).map(|b| b[0])
-    }
-
-    fn u32le(&mut self) -> Option<u32> {
-        self.take(4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    /// A length that must fit in the remaining input (else: incomplete, never an allocation).
-    fn len64(&mut self) -> Option<usize> {
-        let b = self.take(8)?;
-        let n = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
-        usize::try_from(n)
-            .ok()
-            .filter(|&n| n <= self.buf.len() - self.pos.min(self.buf.len()))
-    }
-
-    /// A text line without its newline.
-    fn line(&mut self) -> Option<&'a [u8]> {
-        let rest = self.buf.get(self.pos..)?;
-        let n = rest.iter().position(|&b| b == b'\n')?;
-        self.pos += n + 1;
-        Some(&rest[..n])
-    }
-
-    fn push_node(&mut self, node: Node<'a>) -> Result<(), Error> {
-        let id = u32::try_from(self.nodes.len())
-            .ok()
-            .filter(|&id| id != MARK_ID)
-            .ok_or(self.err(ErrorKind::TooLarge))?;
-        self.stack.push(id);
-        self.nodes.push(node);
-        Ok(())
-    }
-
-    fn push(&mut self, v: Value) -> Result<(), Error> {
-        self.push_node(Node::Other(Box::new(v)))
-    }
-
-    fn utf8(&mut self, span: Span) -> Result<(), Error> {
-        let buf: &'a [u8] = self.buf;
-        let s = std::str::from_utf8(&buf[span.range()])
-            .map_err(|_| self.err(ErrorKind::InvalidUtf8))?;
-        self.push_node(Node::Str(s))
-    }
-
-    fn new_list(&mut self, items: Vec<u32>) -> Result<(), Error> {
-        let index = u32::try_from(self.lists.len()).map_err(|_| self.err(ErrorKind::TooLarge))?;
-        self.lists.push(items);
-        self.push_node(Node::List(index))
-    }
-
-    fn pop(&mut self) -> Result<u32, Error> {
-        match self.stack.pop() {
-            Some(MARK_ID) | None => Err(self.err(ErrorKind::StackUnderflow)),
-            Some(id) => Ok(id),
-        }
-    }
-
-    /// Ids above the topmost mark, removing them and the mark.
-    fn pop_mark(&mut self) -> Result<Vec<u32>, Error> {
-        let at = self.mark_at()?;
-        let items = self.stack.split_off(at + 1);
-        self.stack.pop();
-        self.marks -= 1;
-        Ok(items)
-    }
-
-    fn mark_at(&self) -> Result<usize, Error> {
-        self.stack
-            .iter()
-            .rposition(|&id| id == MARK_ID)
-            .ok_or(self.err(ErrorKind::NoMark))
-    }
-
-    fn top(&self) -> Result<u32, Error> {
-        match self.stack.last() {
-            Some(&MARK_ID) | None => Err(self.err(ErrorKind::StackUnderflow)),
-            Some(&id) => Ok(id),
-        }
-    }
-
-    fn text(&self, bytes: &[u8]) -> Result<String, Error> {
-        String::from_utf8(bytes.to_vec()).map_err(|_| self.err(ErrorKind::InvalidUtf8))
-    }
-
-    fn memo_put(&mut self, index: usize) -> Result<(), Error> {
-        if index >= MAX_MEMO {
-            return Err(self.err(ErrorKind::MemoTooLarge));
-        }
-        let id = self.top()?;
-        if index == self.memo.len() {
-            self.memo.push(id);
-        } else {
-            if index > self.memo.len() {
-                self.memo.resize(index + 1, MARK_ID);
-            }
-            self.memo[index] = id;
-        }
-        Ok(())
-    }
-
-    fn memo_get(&mut self, index: usize) -> Result<(), Error> {
-        match self.memo.get(index) {
-            Some(&id) if id != MARK_ID => {
-                self.stack.push(id);
-                Ok(())
-            }
-            _ => Err(self.err(ErrorKind::BadMemoRef)),
-        }
-    }
-
-    /// Move the stack entries from `from` on into the list `list`.
-    fn extend_list(&mut self, list: u32, from: usize) -> Result<(), Error> {
-        match self.nodes.get(list as usize) {
-            Some(&Node::List(index)) => {
-                let Machine { lists, stack, .. } = self;
-                lists[index as usize].extend_from_slice(&stack[from..]);
-                stack.truncate(from);
-                Ok(())
-            }
-            _ => Err(self.err(ErrorKind::WrongType)),
-        }
-    }
-
-    fn extend_dict(&mut self, dict: u32, from: usize) -> Result<(), Error> {
-        if !(self.stack.len() - from).is_multiple_of(2) {
-            return Err(self.err(ErrorKind::StackUnderflow));
-        }
-        let Machine { nodes, stack, .. } = self;
-        match nodes.get_mut(dict as usize) {
-            Some(Node::Dict(v)) => {
-                v.extend(stack[from..].chunks_exact(2).map(|kv| (kv[0], kv[1])));
-                stack.truncate(from);
-                Ok(())
-            }
-            _ => Err(self.err(ErrorKind::WrongType)),
-        }
-    }
-
-    /// A tuple of the stack entries from `from` on.
-    fn tuple_from(&mut self, from: usize) -> Result<(), Error> {
-        let start = self.edges.len();
-        self.edges.extend_from_slice(&self.stack[from..]);
-        self.stack.truncate(from);
-        let span = Span::of(start..self.edges.len());
-        self.push_node(Node::Tuple(span))
-    }
-
-    fn global(&mut self, module: String, name: String) -> Result<(), Error> {
-        let module = match module.as_str() {
-            "__builtin__" | "exceptions" => "builtins".to_string(),
-            _ => module,
-        };
-        if module == "builtins" && name == "str" {
-            return self.push_node(Node::StrClass);
-        }
-        self.push(Value::Global { module, name })
-    }
-
-    fn str_of(&self, id: u32) -> Result<String, Error> {
-        match &self.nodes[id as usize] {
-            Node::Str(s) => Ok((*s).to_string()),
-            _ => Err(self.err(ErrorKind::WrongType)),
-        }
-    }
-
+impl Machine<'_> {
     /// Run until STOP: the root id, or `None` when the input ends first.
     fn run(&mut self) -> Step<u32> {
         loop {
@@ -319,7 +35,7 @@ impl<'a> Machine<'a> {
             let op = need!(self.byte());
             match op {
                 PROTO => {
-                    need!(self.byte());
+                    self.proto = need!(self.byte());
                 }
                 FRAME => {
                     need!(self.take(8));
@@ -368,7 +84,7 @@ impl<'a> Machine<'a> {
                 LONG1 => {
                     let n = usize::from(need!(self.byte()));
                     let b = need!(self.take(n));
-                    self.push(int_from_le(b))?;
+                    self.push(int_from_le(b).map_err(|kind| self.err(kind))?)?;
                 }
                 LONG4 => {
                     let n = need!(self.u32le()) as usize;
@@ -376,7 +92,7 @@ impl<'a> Machine<'a> {
                         return Ok(None);
                     }
                     let b = need!(self.take(n));
-                    self.push(int_from_le(b))?;
+                    self.push(int_from_le(b).map_err(|kind| self.err(kind))?)?;
                 }
                 INT | LONG => {
                     let line = need!(self.line());
@@ -386,7 +102,7 @@ impl<'a> Machine<'a> {
                     let v = match (op, text) {
                         (INT, "00") => Value::Bool(false),
                         (INT, "01") => Value::Bool(true),
-                        _ => int_from_text(text).ok_or(self.err(ErrorKind::BadNumber))?,
+                        _ => int_from_text(text).map_err(|kind| self.err(kind))?,
                     };
                     self.push(v)?;
                 }
@@ -454,8 +170,11 @@ impl<'a> Machine<'a> {
                     self.push_node(Node::Bytes(span))?;
                 }
                 EMPTY_LIST | EMPTY_SET => self.new_list(Vec::new())?,
-                EMPTY_TUPLE => self.push_node(Node::Tuple(Span { start: 0, end: 0 }))?,
-                EMPTY_DICT => self.push_node(Node::Dict(Vec::new()))?,
+                EMPTY_TUPLE => self.push_node(Node::Tuple(Span::of(0..0)))?,
+                EMPTY_DICT => {
+                    let dict = self.new_dict()?;
+                    self.stack.push(dict);
+                }
                 LIST | FROZENSET => {
                     let items = self.pop_mark()?;
                     self.new_list(items)?;
@@ -470,8 +189,7 @@ impl<'a> Machine<'a> {
                     let at = self.mark_at()?;
                     self.marks -= 1;
                     self.stack.remove(at);
-                    self.push_node(Node::Dict(Vec::new()))?;
-                    let dict = self.pop()?;
+                    let dict = self.new_dict()?;
                     self.extend_dict(dict, at)?;
                     self.stack.push(dict);
                 }
@@ -546,7 +264,7 @@ impl<'a> Machine<'a> {
                 REDUCE | NEWOBJ => {
                     let args = self.pop()?;
                     let callable = self.pop()?;
-                    self.push_node(Node::Call(callable, args))?;
+                    self.call(callable, args)?;
                 }
                 NEWOBJ_EX => {
                     let _kwargs = self.pop()?;
@@ -639,6 +357,22 @@ mod tests {
         assert_eq!(decode(&p).unwrap().unwrap().0, Value::Int(32767));
     }
 
+    /// Protocols 0 and 1 write ints as text; CPython refuses to read more than 4,300 digits.
+    #[test]
+    fn int_text_beyond_4300_digits_is_refused() {
+        for (digits, ok) in [(4300, true), (4301, false)] {
+            let mut p = b"L".to_vec();
+            p.extend(std::iter::repeat_n(b'9', digits));
+            p.extend_from_slice(b"L\n.");
+            let got = decode(&p).map(|r| r.map(|(v, _)| v));
+            match got {
+                Ok(Some(Value::BigInt(text))) if ok => assert_eq!(text.len(), digits),
+                Err(e) if !ok => assert_eq!(e.kind, ErrorKind::IntTooLarge),
+                _ => panic!("{digits} digits read wrongly"),
+            }
+        }
+    }
+
     #[test]
     fn shared_references_cannot_expand_without_bound() {
         // [x, x] memoized, then [[..],[..]] repeatedly: 2^40 nodes if expanded naively.
@@ -667,5 +401,75 @@ mod tests {
     fn self_reference_is_an_error_not_a_hang() {
         let p = [PROTO, 2, EMPTY_LIST, BINPUT, 0, BINGET, 0, APPEND, STOP];
         assert!(decode(&p).is_err());
+    }
+
+    /// Issue 13.5: a memo index read from the wire sized the memo before any value needed it.
+    #[test]
+    fn a_far_memo_index_is_refused_without_sizing_the_memo() {
+        // 9 bytes: PROTO 4, NONE, LONG_BINPUT 0xFFFFF, STOP.
+        let mut p = vec![PROTO, 4, NONE, LONG_BINPUT];
+        p.extend_from_slice(&(MAX_MEMO as u32 - 1).to_le_bytes());
+        p.push(STOP);
+        assert_eq!(p.len(), 9);
+        let mut m = Machine::new(&p);
+        let err = m.run().unwrap_err();
+        assert_eq!((err.kind, err.offset), (ErrorKind::MemoTooLarge, 3));
+        let memo_bytes = m.memo_bytes();
+        assert!(
+            memo_bytes <= 64,
+            "a 9-byte pickle holds a {memo_bytes}-byte memo"
+        );
+    }
+
+    #[test]
+    fn memo_indexes_with_gaps_read_back() {
+        // 'a' put at index 4, 'b' at 2, then (memo[4], memo[2]); memo[3] was never put.
+        let p = [
+            PROTO,
+            2,
+            SHORT_BINUNICODE,
+            1,
+            b'a',
+            BINPUT,
+            4,
+            SHORT_BINUNICODE,
+            1,
+            b'b',
+            BINPUT,
+            2,
+            POP,
+            POP,
+            BINGET,
+            4,
+            BINGET,
+            2,
+            TUPLE2,
+            STOP,
+        ];
+        let s = |t: &str| Value::Str(t.into());
+        assert_eq!(
+            decode(&p).unwrap().unwrap().0,
+            Value::Tuple(vec![s("a"), s("b")])
+        );
+        let p = [PROTO, 2, NONE, BINPUT, 5, BINGET, 4, STOP];
+        assert_eq!(decode(&p).unwrap_err().kind, ErrorKind::BadMemoRef);
+    }
+
+    /// "Any reply must decode in time linear in its size" (issue 13.2): the tree copies a shared
+    /// reference, so a big string referenced many times multiplied its bytes.
+    #[test]
+    fn shared_references_to_a_big_string_cannot_multiply_its_bytes() {
+        // s = 'x' * 256 KiB, then [s, s, ...] by 4,096 memo references: 1 GiB if all copied.
+        let mut p = vec![PROTO, 4, BINUNICODE];
+        p.extend_from_slice(&(256u32 << 10).to_le_bytes());
+        p.extend(std::iter::repeat_n(b'x', 256 << 10));
+        p.extend_from_slice(&[MEMOIZE, POP, EMPTY_LIST, MARK]);
+        for _ in 0..4096 {
+            p.extend_from_slice(&[BINGET, 0]);
+        }
+        p.extend_from_slice(&[APPENDS, STOP]);
+        // (Not `unwrap_err`: a wrong answer would print a gigabyte.)
+        let kind = decode(&p).err().map(|e| e.kind);
+        assert_eq!(kind, Some(ErrorKind::TooLarge));
     }
 }

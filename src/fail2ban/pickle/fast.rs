@@ -171,7 +171,8 @@ impl StrListReader {
             BINPUT => usize::from(self.bytes::<1>(buf)?[0]),
             _ => u32::from_le_bytes(self.bytes(buf)?) as usize,
         };
-        if index >= MAX_MEMO {
+        // As `decode`: an index beyond the bytes read is refused (there, as an error).
+        if index >= MAX_MEMO || index > self.pos {
             return Err(NotFast);
         }
         self.memo = self.memo.max(index + 1);

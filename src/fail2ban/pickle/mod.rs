@@ -10,25 +10,30 @@
 //! The decoder is an arena machine: the stack and the memo hold node ids, containers hold child
 //! ids, so a memoized list that is filled later is seen filled, exactly as in CPython, and
 //! `MEMOIZE` copies nothing. The tree is built once at `STOP`. Post-processing turns
-//! `builtins.str(x)` into `x` and names Python 2 modules (`__builtin__`, `exceptions`) `builtins`.
+//! `builtins.str(x)` into `x`; below protocol 3, Python 2 names (`__builtin__.unicode`,
+//! `exceptions.ValueError`) read as CPython's unpickler reads them (`names`).
 //!
 //! Ban lists, the one large reply, have their own reader: `StrListReader` walks a
 //! `(0, [str, ...])` pickle a string at a time without building a tree, and hands anything else
 //! back to `decode`.
 //!
-//! Limits: `MAX_DEPTH` nesting, `MAX_MEMO` memo entries, and the built tree may not exceed
-//! `MAX_EXPANSION` times the input size in nodes (shared references cannot blow up). A length
+//! Limits: `MAX_DEPTH` nesting, `MAX_MEMO` memo entries (and no index beyond the bytes read),
+//! `MAX_INT_DIGITS` per int, and the built tree may not exceed `MAX_EXPANSION` times the input
+//! size in nodes plus bytes of text (shared references cannot blow up). A length
 //! read from the wire is checked against the bytes present before anything is allocated: when
 //! they are not there yet, `decode` answers `Ok(None)`.
 //!
 //! Files: this one holds the limits, the opcodes, `Value` and the decode error; `encode` the
-//! request encoder; `decode` the arena machine; `build` the tree builder and the conversions of
-//! Python's text and number encodings; `fast` the framing scan and the ban-list reader.
+//! request encoder; `machine` the decode arena and `decode` the opcodes run on it; `build` the
+//! tree builder and the conversions of Python's text and number encodings; `fast` the framing
+//! scan and the ban-list reader; `names` the Python 2 names.
 
 mod build;
 mod decode;
 mod encode;
 mod fast;
+mod machine;
+mod names;
 
 use std::fmt;
 
@@ -42,9 +47,14 @@ pub const TERMINATOR: &[u8] = b"<F2B_END_COMMAND>";
 pub const DEFAULT_MAX_REPLY: usize = 64 << 20;
 /// Containers nested deeper than this are refused (the stack of marks and the built tree).
 pub const MAX_DEPTH: usize = 200;
-/// Memo indexes at or above this are refused.
+/// Memo indexes at or above this are refused, and so are indexes beyond the bytes read so far.
 pub const MAX_MEMO: usize = 1 << 20;
-/// The built tree holds at most this many nodes per input byte (plus a small constant).
+/// Ints with more decimal digits than this are refused, as CPython refuses to convert them to or
+/// from text (`sys.get_int_max_str_digits()`): the conversion is quadratic, so an unbounded one
+/// would let one reply stall the loop.
+pub const MAX_INT_DIGITS: usize = 4300;
+/// The built tree holds at most this many nodes plus bytes of text per input byte (plus a small
+/// constant).
 pub const MAX_EXPANSION: usize = 4;
 
 // Opcodes, named as in CPython's Lib/pickle.py.
@@ -123,16 +133,25 @@ pub enum Value {
     Tuple(Vec<Value>),
     /// Insertion-ordered.
     Dict(Vec<(Value, Value)>),
-    /// A class reference; Python 2 modules `exceptions` and `__builtin__` read `builtins`.
-    Global {
-        module: String,
-        name: String,
-    },
-    /// `REDUCE` / `NEWOBJ`: a call of `callable` with `args` (exceptions, `IPAddr`).
-    Call {
-        callable: Box<Value>,
-        args: Vec<Value>,
-    },
+    /// A class reference; Python 2 names are mapped as CPython maps them (`names`).
+    Global(Box<Global>),
+    /// `REDUCE` / `NEWOBJ`: a call (exceptions, `IPAddr`).
+    Call(Box<Call>),
+}
+
+/// A class reference, `module.name`. (The rare variants of `Value` are boxed so that every
+/// value is 32 bytes: a ban list holds thousands.)
+#[derive(Debug, Clone, PartialEq)]
+pub struct Global {
+    pub module: String,
+    pub name: String,
+}
+
+/// A call of `callable` with `args`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub callable: Value,
+    pub args: Vec<Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +168,8 @@ pub enum ErrorKind {
     BadMemoRef,
     InvalidUtf8,
     BadNumber,
+    /// An int of more than `MAX_INT_DIGITS` decimal digits.
+    IntTooLarge,
     /// Shared references would build a tree too large for the input.
     TooLarge,
     /// `STOP` left more than one value, or none.
@@ -177,10 +198,13 @@ impl fmt::Display for Error {
             ErrorKind::NoMark => "pickle opcode without a mark",
             ErrorKind::WrongType => "pickle opcode applied to the wrong kind of value",
             ErrorKind::TooDeep => "pickle nested too deeply",
-            ErrorKind::MemoTooLarge => "pickle memo index too large",
+            ErrorKind::MemoTooLarge => "pickle memo index too large for the pickle",
             ErrorKind::BadMemoRef => "pickle memo reference to nothing",
             ErrorKind::InvalidUtf8 => "pickle string is not valid UTF-8",
             ErrorKind::BadNumber => "pickle number is malformed",
+            ErrorKind::IntTooLarge => {
+                "pickle int has more than 4300 digits (CPython's int/str conversion limit)"
+            }
             ErrorKind::TooLarge => "pickle shared references expand too much",
             ErrorKind::BadStop => "pickle STOP with a stack not holding exactly one value",
         };

@@ -1,0 +1,360 @@
+//! The decode arena: the machine's state (input, stack, memo, nodes) and the operations the
+//! opcodes are made of. `decode` runs the opcodes on it; `build` turns it into a `Value`.
+
+use super::build::Builder;
+use super::names::python3_name;
+use super::*;
+
+/// A node of the decode arena, 16 bytes and nothing to drop: a ban list makes tens of thousands,
+/// and their memory, touched afresh by every decode, costs more than the opcodes. Strings and
+/// bytes are ranges of the input (copied only when the tree is built); tuples are ranges of the
+/// shared `edges`; lists, dicts and rare values live out of line.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Node {
+    None,
+    Bool(bool),
+    Int(i64),
+    /// UTF-8, validated when read.
+    Str(Span),
+    /// A Python 2 byte string: UTF-8 if it is, else Latin-1.
+    Py2Str(Span),
+    Bytes(Span),
+    /// `builtins.str`, recognized once so `str(x)` calls are cheap to spot.
+    StrClass,
+    /// Index into `Machine::others`: anything rarer (floats, big ints, escaped text, other
+    /// class references).
+    Other(u32),
+    Tuple(Span),
+    /// Index into `Machine::lists` (lists grow after creation; keeping them out of line keeps
+    /// every node small).
+    List(u32),
+    /// Index into `Machine::dicts`.
+    Dict(u32),
+    Call(u32, u32),
+}
+
+/// A range `start..end` of the input (for strings) or of `edges` (for tuples).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    pub(super) fn of(r: std::ops::Range<usize>) -> Span {
+        // Inputs are capped far below 4 GiB by the client; saturate rather than wrap.
+        Span {
+            start: u32::try_from(r.start).unwrap_or(u32::MAX),
+            end: u32::try_from(r.end).unwrap_or(u32::MAX),
+        }
+    }
+    pub(super) fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// Stack entry: a node id, or a mark.
+pub(super) const MARK_ID: u32 = u32::MAX;
+
+pub(super) struct Machine<'a> {
+    pub(super) buf: &'a [u8],
+    pub(super) pos: usize,
+    /// Offset of the opcode being run (for errors).
+    pub(super) at: usize,
+    pub(super) nodes: Vec<Node>,
+    /// Children of tuples, in ranges.
+    pub(super) edges: Vec<u32>,
+    /// Children of each list.
+    pub(super) lists: Vec<Vec<u32>>,
+    /// Key and value ids of each dict.
+    pub(super) dicts: Vec<Vec<(u32, u32)>>,
+    pub(super) others: Vec<Value>,
+    pub(super) stack: Vec<u32>,
+    pub(super) marks: usize,
+    /// The protocol `PROTO` declared (0 without one): Python 2 names are mapped below 3.
+    pub(super) proto: u8,
+    pub(super) memo: Vec<u32>,
+}
+
+/// `Ok(None)` inside the machine: the input ends early.
+pub(super) type Step<T> = Result<Option<T>, Error>;
+
+impl<'a> Machine<'a> {
+    pub(super) fn new(buf: &'a [u8]) -> Self {
+        Machine {
+            buf,
+            pos: 0,
+            at: 0,
+            // fail2ban's ban lists spend ~19 bytes per IP on 3 nodes, 1 edge and 3 memo entries.
+            nodes: Vec::with_capacity(buf.len() / 6),
+            edges: Vec::with_capacity(buf.len() / 16),
+            lists: Vec::new(),
+            dicts: Vec::new(),
+            others: Vec::new(),
+            stack: Vec::new(),
+            marks: 0,
+            proto: 0,
+            memo: Vec::with_capacity(buf.len() / 6),
+        }
+    }
+
+    /// Build the tree of `root` (after `run`).
+    pub(super) fn build(&self, root: u32) -> Result<Value, Error> {
+        let mut b = Builder {
+            m: self,
+            left: self
+                .buf
+                .len()
+                .saturating_mul(MAX_EXPANSION)
+                .saturating_add(64),
+            offset: self.pos,
+        };
+        b.build(root, 0)
+    }
+
+    pub(super) fn err(&self, kind: ErrorKind) -> Error {
+        Error {
+            kind,
+            offset: self.at,
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n)?;
+        let s = self.buf.get(self.pos..end)?;
+        self.pos = end;
+        Some(s)
+    }
+
+    /// Like `take`, but as a span of the input.
+    #[inline(always)]
+    pub(super) fn span(&mut self, n: usize) -> Option<Span> {
+        let start = self.pos;
+        self.take(n)?;
+        Some(Span::of(start..self.pos))
+    }
+
+    #[inline(always)]
+    pub(super) fn byte(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+
+    #[inline(always)]
+    pub(super) fn u32le(&mut self) -> Option<u32> {
+        self.take(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// A length that must fit in the remaining input (else: incomplete, never an allocation).
+    pub(super) fn len64(&mut self) -> Option<usize> {
+        let b = self.take(8)?;
+        let n = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= self.buf.len() - self.pos.min(self.buf.len()))
+    }
+
+    /// A text line without its newline.
+    pub(super) fn line(&mut self) -> Option<&'a [u8]> {
+        let rest = self.buf.get(self.pos..)?;
+        let n = rest.iter().position(|&b| b == b'\n')?;
+        self.pos += n + 1;
+        Some(&rest[..n])
+    }
+
+    #[inline(always)]
+    pub(super) fn push_node(&mut self, node: Node) -> Result<(), Error> {
+        let id = u32::try_from(self.nodes.len())
+            .ok()
+            .filter(|&id| id != MARK_ID)
+            .ok_or(self.err(ErrorKind::TooLarge))?;
+        self.stack.push(id);
+        self.nodes.push(node);
+        Ok(())
+    }
+
+    pub(super) fn push(&mut self, v: Value) -> Result<(), Error> {
+        let index = self.index(self.others.len())?;
+        self.others.push(v);
+        self.push_node(Node::Other(index))
+    }
+
+    pub(super) fn new_dict(&mut self) -> Result<u32, Error> {
+        let index = self.index(self.dicts.len())?;
+        self.dicts.push(Vec::new());
+        self.push_node(Node::Dict(index))?;
+        self.pop()
+    }
+
+    pub(super) fn index(&self, len: usize) -> Result<u32, Error> {
+        u32::try_from(len).map_err(|_| self.err(ErrorKind::TooLarge))
+    }
+
+    /// The text of a `Str` node (validated when it was read).
+    pub(super) fn text_of(&self, span: Span) -> &'a str {
+        let buf: &'a [u8] = self.buf;
+        std::str::from_utf8(&buf[span.range()]).unwrap_or_default()
+    }
+
+    #[inline(always)]
+    pub(super) fn utf8(&mut self, span: Span) -> Result<(), Error> {
+        // ASCII (every IP) is checked inline, word by word; only other text pays for a call.
+        let bytes = &self.buf[span.range()];
+        if !bytes.is_ascii() && std::str::from_utf8(bytes).is_err() {
+            return Err(self.err(ErrorKind::InvalidUtf8));
+        }
+        self.push_node(Node::Str(span))
+    }
+
+    pub(super) fn new_list(&mut self, items: Vec<u32>) -> Result<(), Error> {
+        let index = self.index(self.lists.len())?;
+        self.lists.push(items);
+        self.push_node(Node::List(index))
+    }
+
+    #[inline(always)]
+    pub(super) fn pop(&mut self) -> Result<u32, Error> {
+        match self.stack.pop() {
+            Some(MARK_ID) | None => Err(self.err(ErrorKind::StackUnderflow)),
+            Some(id) => Ok(id),
+        }
+    }
+
+    /// Ids above the topmost mark, removing them and the mark.
+    pub(super) fn pop_mark(&mut self) -> Result<Vec<u32>, Error> {
+        let at = self.mark_at()?;
+        let items = self.stack.split_off(at + 1);
+        self.stack.pop();
+        self.marks -= 1;
+        Ok(items)
+    }
+
+    pub(super) fn mark_at(&self) -> Result<usize, Error> {
+        self.stack
+            .iter()
+            .rposition(|&id| id == MARK_ID)
+            .ok_or(self.err(ErrorKind::NoMark))
+    }
+
+    #[inline(always)]
+    pub(super) fn top(&self) -> Result<u32, Error> {
+        match self.stack.last() {
+            Some(&MARK_ID) | None => Err(self.err(ErrorKind::StackUnderflow)),
+            Some(&id) => Ok(id),
+        }
+    }
+
+    pub(super) fn text(&self, bytes: &[u8]) -> Result<String, Error> {
+        String::from_utf8(bytes.to_vec()).map_err(|_| self.err(ErrorKind::InvalidUtf8))
+    }
+
+    #[inline(always)]
+    pub(super) fn memo_put(&mut self, index: usize) -> Result<(), Error> {
+        // A pickler numbers its puts 0, 1, 2..., each at least two bytes, so an index beyond the
+        // bytes read so far is hostile: refused, so the wire cannot size the memo (a 9-byte
+        // pickle asking for index 2^20 - 1 would otherwise allocate 4 MiB).
+        if index >= MAX_MEMO || index > self.pos {
+            return Err(self.err(ErrorKind::MemoTooLarge));
+        }
+        let id = self.top()?;
+        if index == self.memo.len() {
+            self.memo.push(id);
+        } else {
+            if index > self.memo.len() {
+                self.memo.resize(index + 1, MARK_ID);
+            }
+            self.memo[index] = id;
+        }
+        Ok(())
+    }
+
+    /// Heap bytes the memo holds.
+    #[cfg(test)]
+    pub(super) fn memo_bytes(&self) -> usize {
+        self.memo.capacity() * std::mem::size_of::<u32>()
+    }
+
+    #[inline(always)]
+    pub(super) fn memo_get(&mut self, index: usize) -> Result<(), Error> {
+        match self.memo.get(index) {
+            Some(&id) if id != MARK_ID => {
+                self.stack.push(id);
+                Ok(())
+            }
+            _ => Err(self.err(ErrorKind::BadMemoRef)),
+        }
+    }
+
+    /// Move the stack entries from `from` on into the list `list`.
+    pub(super) fn extend_list(&mut self, list: u32, from: usize) -> Result<(), Error> {
+        match self.nodes.get(list as usize) {
+            Some(&Node::List(index)) => {
+                let Machine { lists, stack, .. } = self;
+                lists[index as usize].extend_from_slice(&stack[from..]);
+                stack.truncate(from);
+                Ok(())
+            }
+            _ => Err(self.err(ErrorKind::WrongType)),
+        }
+    }
+
+    pub(super) fn extend_dict(&mut self, dict: u32, from: usize) -> Result<(), Error> {
+        if !(self.stack.len() - from).is_multiple_of(2) {
+            return Err(self.err(ErrorKind::StackUnderflow));
+        }
+        match self.nodes.get(dict as usize) {
+            Some(&Node::Dict(index)) => {
+                let Machine { dicts, stack, .. } = self;
+                let v = &mut dicts[index as usize];
+                v.extend(stack[from..].chunks_exact(2).map(|kv| (kv[0], kv[1])));
+                stack.truncate(from);
+                Ok(())
+            }
+            _ => Err(self.err(ErrorKind::WrongType)),
+        }
+    }
+
+    /// A tuple of the stack entries from `from` on.
+    pub(super) fn tuple_from(&mut self, from: usize) -> Result<(), Error> {
+        let start = self.edges.len();
+        self.edges.extend_from_slice(&self.stack[from..]);
+        self.stack.truncate(from);
+        let span = Span::of(start..self.edges.len());
+        self.push_node(Node::Tuple(span))
+    }
+
+    pub(super) fn global(&mut self, module: String, name: String) -> Result<(), Error> {
+        let (module, name) = match python3_name(self.proto, &module, &name) {
+            Some((module, name)) => (module.to_string(), name),
+            None => (module, name),
+        };
+        if module == "builtins" && name == "str" {
+            return self.push_node(Node::StrClass);
+        }
+        self.push(Value::Global(Box::new(Global { module, name })))
+    }
+
+    /// `callable(*args)`. fail2ban's IPAddr, `builtins.str('203.0.113.5')`, thousands of times
+    /// per ban list, is that str itself (what `build` would make of the call), not a new node.
+    pub(super) fn call(&mut self, callable: u32, args: u32) -> Result<(), Error> {
+        if let (Node::StrClass, Node::Tuple(span)) =
+            (self.nodes[callable as usize], self.nodes[args as usize])
+        {
+            if let [arg] = self.edges[span.range()] {
+                if let Node::Str(_) = self.nodes[arg as usize] {
+                    self.stack.push(arg);
+                    return Ok(());
+                }
+            }
+        }
+        self.push_node(Node::Call(callable, args))
+    }
+
+    pub(super) fn str_of(&self, id: u32) -> Result<String, Error> {
+        match self.nodes[id as usize] {
+            Node::Str(span) => Ok(self.text_of(span).to_string()),
+            _ => Err(self.err(ErrorKind::WrongType)),
+        }
+    }
+}
