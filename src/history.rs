@@ -14,10 +14,11 @@
 //! `load` reads it at start. The file is a small binary format with a magic line, a version and an
 //! FNV-1a checksum; anything wrong with it is an error the caller reports and ignores.
 
-use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::SystemTime;
+
+use crate::json::{self, List, Obj};
 
 /// Jails tracked at most; a new jail beyond this evicts the longest-unseen jail no longer in
 /// fail2ban, or is not tracked while all tracked jails are live.
@@ -237,44 +238,34 @@ impl History {
         let last = unix(now).div_euclid(size);
         let first = last - len + 1;
         let newest = self.newest[range.index()];
-        let mut out = String::with_capacity(64 + self.jails.len() * (48 + 2 * 2 * len as usize));
-        let _ = write!(
-            out,
-            "{{\"range\":\"{}\",\"bucket_seconds\":{size},\"start\":\"{}\",\"jails\":{{",
-            range.name(),
-            crate::timefmt::rfc3339_unix(first * size)
-        );
-        for (n, jail) in self.jails.iter().enumerate() {
-            if n > 0 {
-                out.push(',');
-            }
-            push_json_str(&mut out, &jail.name);
-            out.push_str(":{");
+        // Written with crate::json, which escapes jail names and writes counts without fmt.
+        let mut out = Vec::with_capacity(64 + self.jails.len() * (48 + 2 * 2 * len as usize));
+        let mut top = Obj::new(&mut out);
+        top.str("range", range.name())
+            .uint("bucket_seconds", size as u64);
+        crate::timefmt::write_rfc3339_unix(top.key("start"), first * size);
+        let mut jails = Obj::new(top.key("jails"));
+        for jail in &self.jails {
+            let mut one = Obj::new(jails.key(&jail.name));
             let ring = &jail.rings[range.index()];
             for (key, counts) in [("bans", &ring.bans), ("failures", &ring.failures)] {
-                if key == "failures" {
-                    out.push(',');
-                }
-                let _ = write!(out, "\"{key}\":[");
+                let mut list = List::new(one.key(key));
                 for b in first..=last {
-                    if b > first {
-                        out.push(',');
-                    }
                     // Slots outside (newest - len, newest] hold other buckets: nobody covered b.
                     let held = newest.is_some_and(|n| b <= n && b > n - len);
                     match counts[slot(range, b)] {
-                        c if held && c != NO_PROBE => {
-                            let _ = write!(out, "{c}");
-                        }
-                        _ => out.push_str("null"),
+                        c if held && c != NO_PROBE => json::uint(list.item(), u64::from(c)),
+                        _ => list.item().extend_from_slice(b"null"),
                     }
                 }
-                out.push(']');
+                list.end();
             }
-            out.push('}');
+            one.end();
         }
-        out.push_str("}}\n");
-        out
+        jails.end();
+        top.end();
+        out.push(b'\n');
+        String::from_utf8(out).unwrap_or_default()
     }
 }
 
@@ -453,24 +444,6 @@ fn add(bucket: &mut u32, n: u64) {
 }
 
 /// A JSON string literal (RFC 8259: quote, backslash and control characters escaped).
-fn push_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
