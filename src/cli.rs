@@ -315,7 +315,10 @@ mod tests {
             (&["--bogus"][..], "'--bogus'"),
             (&["frobnicate"][..], "'frobnicate'"),
             (&["--protect-reads"][..], "--token-file"),
-            (&["--timeout", "0"][..], "'0' is not a number of seconds from 0.1 to 86400"),
+            (
+                &["--timeout", "0"][..],
+                "'0' is not a number of seconds from 0.1 to 86400",
+            ),
             (&["--interval", "0.01"][..], "from 0.1 to 86400"),
             (&["--timeout", "86401"][..], "from 0.1 to 86400"),
             (&["--interval", "NaN"][..], "'NaN'"),
