@@ -4,8 +4,8 @@
 //! Usage: ban_lines_bench FILE
 use std::time::Instant;
 
+use banwatch::fail2ban::parse_ban_line;
 use banwatch::fail2ban::pickle::{decode, scan, StrListReader, TERMINATOR};
-use banwatch::fail2ban::replies::parse_ban_line;
 
 fn main() {
     let path = std::env::args()

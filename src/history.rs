@@ -220,6 +220,7 @@ impl History {
     }
 
     /// Heap bytes held (bucket arrays, names, the jail table): what the README's bound states.
+    #[cfg(test)]
     pub fn heap_bytes(&self) -> usize {
         let per_jail: usize = RANGES.iter().map(|r| r.buckets() * 2 * 4).sum();
         self.jails.capacity() * std::mem::size_of::<JailHistory>()

@@ -11,7 +11,7 @@ use banwatch::fail2ban::pickle::{
     decode, encode_command, scan, ErrorKind, NotFast, StrListReader, Value, MAX_INT_DIGITS,
     TERMINATOR,
 };
-use banwatch::fail2ban::replies;
+use banwatch::fail2ban::{envelope, JailStatus};
 use serde_json::Value as Json;
 
 /// banwatch's JSON text of a value, read back: it must be valid JSON to compare at all.
@@ -220,11 +220,11 @@ fn a_python2_unicode_ban_list_reads_as_plain_strings_as_cpython_loads_it() {
             let hex: String = pickle.iter().map(|b| format!("{b:02x}")).collect();
             let theirs: Json = serde_json::from_str(&python(&["unpickle"], Some(&hex))).unwrap();
             assert_eq!(to_json(&value), theirs, "{name}");
-            let status = replies::JailStatus::from_value(&replies::envelope(value).unwrap());
+            let status = JailStatus::from_value(&envelope(value).unwrap());
             assert_eq!(status.unwrap().banned.unwrap(), ["203.0.113.5"]);
         } else {
             // `exceptions.StandardError` is `builtins.Exception` in CPython's table.
-            let e = replies::envelope(value).unwrap_err();
+            let e = envelope(value).unwrap_err();
             assert_eq!(
                 format!("{e:?}").matches("class: \"Exception\"").count(),
                 1,

@@ -14,6 +14,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     }
     if let Ok(Some((value, _))) = decode(data) {
         let _ = banwatch::pyjson::to_json(&value);
-        let _ = banwatch::fail2ban::replies::envelope(value);
+        let _ = banwatch::fail2ban::envelope(value);
     }
 });

@@ -4,9 +4,12 @@
 //! `Error` is the one error type of this layer. Its `Display` is what users read in `/health`
 //! and on stderr, so each variant names the cause *and the fix*.
 
-pub mod client;
+pub(crate) mod client;
 pub mod pickle;
-pub mod replies;
+pub(crate) mod replies;
+
+// What tests, benches and fuzz targets read replies with.
+pub use replies::{envelope, parse_ban_line, JailStatus};
 
 use std::fmt;
 use std::path::PathBuf;

@@ -245,60 +245,6 @@ impl JailStatus {
     }
 }
 
-/// The four counts of a jail.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct JailCounts {
-    pub currently_failed: u64,
-    pub total_failed: u64,
-    pub currently_banned: u64,
-    pub total_banned: u64,
-}
-
-/// `stats` (fail2ban 1.1+): `{jail: [backend, (cur_failed, total_failed), (cur_banned, total_banned)]}`.
-pub fn stats(v: &Value) -> Result<Vec<(String, JailCounts)>, ShapeError> {
-    const WHAT: &str = "a stats reply {jail: [backend, (failed), (banned)]}";
-    let Value::Dict(pairs) = v else {
-        return Err(shape(WHAT, v));
-    };
-    pairs
-        .iter()
-        .map(|(k, item)| {
-            let name = string(k)?;
-            let [_, failed, banned] = seq(item, WHAT)? else {
-                return Err(shape(WHAT, item));
-            };
-            let (f, b) = (seq(failed, WHAT)?, seq(banned, WHAT)?);
-            let ([cf, tf], [cb, tb]) = (f, b) else {
-                return Err(shape(WHAT, item));
-            };
-            Ok((
-                name,
-                JailCounts {
-                    currently_failed: count(cf)?,
-                    total_failed: count(tf)?,
-                    currently_banned: count(cb)?,
-                    total_banned: count(tb)?,
-                },
-            ))
-        })
-        .collect()
-}
-
-/// `banned`: `[{'sshd': [ips]}, {'nginx': []}]`.
-pub fn banned_all(v: &Value) -> Result<Vec<(String, Vec<String>)>, ShapeError> {
-    const WHAT: &str = "a banned reply [{jail: [ips]}, ...]";
-    let mut out = Vec::new();
-    for item in seq(v, WHAT)? {
-        let Value::Dict(pairs) = item else {
-            return Err(shape(WHAT, item));
-        };
-        for (k, ips) in pairs {
-            out.push((string(k)?, string_list(ips)?));
-        }
-    }
-    Ok(out)
-}
-
 /// `banned IP...`: per IP, the jails banning it.
 pub fn banned_ips(v: &Value) -> Result<Vec<Vec<String>>, ShapeError> {
     seq(v, "a list of jail lists")?
@@ -405,19 +351,7 @@ mod tests {
     }
 
     #[test]
-    fn stats_banned_and_ban_lines() {
-        let v = reply(include_bytes!("../../tests/data/1.1.1-py3.11/stats.bin")).unwrap();
-        let s = stats(&v).unwrap();
-        assert_eq!(s[0].0, "test1");
-        assert_eq!(
-            s[0].1,
-            JailCounts {
-                currently_failed: 0,
-                total_failed: 3,
-                currently_banned: 1,
-                total_banned: 1
-            }
-        );
+    fn banned_and_ban_lines() {
         let v = reply(include_bytes!(
             "../../tests/data/1.0.2-py3.11/banned_two_ips.bin"
         ))

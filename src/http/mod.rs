@@ -12,5 +12,5 @@ mod request;
 mod response;
 
 pub use connection::{Connection, Phase};
-pub use request::{parse_request, ParseError, Request};
+pub use request::{parse_request, Request};
 pub use response::Response;

@@ -18,8 +18,7 @@ use crate::fail2ban::replies::JailStatus;
 use crate::fail2ban::Error;
 use crate::history::History;
 
-pub use bans::{Ban, BanList, BansView, Host, BAN_READ_SLICE};
-pub use probe::version_at_least;
+pub use bans::{Ban, BanList, BansView};
 
 /// Transitions kept for `/api/v1/status`.
 pub const MAX_EVENTS: usize = 50;

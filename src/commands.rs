@@ -1,0 +1,143 @@
+//! The commands behind the process edge: parse the command line, run `serve`, `check` or
+//! `query`, map the outcome to an exit code. Exit codes: 0 success; 1 a check failed or fail2ban
+//! answered with an error; 2 usage errors, startup errors, or fail2ban cannot be reached (`query`).
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use crate::cli::{self, Command, ServeConfig};
+use crate::context::Context;
+use crate::event_loop::{self, Server};
+use crate::fail2ban::{client, Error};
+use crate::state::State;
+
+/// Run banwatch with the process's arguments and environment.
+pub fn main() -> ExitCode {
+    let command = match cli::parse(std::env::args_os().skip(1), |k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("banwatch: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        Command::Help => {
+            print!("{}", cli::HELP);
+            ExitCode::SUCCESS
+        }
+        Command::Version => {
+            println!("banwatch {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Check { url, timeout } => {
+            let (line, ok) = crate::check::run(&url, timeout);
+            println!("{line}");
+            ExitCode::from(if ok { 0 } else { 1 })
+        }
+        Command::Query {
+            socket,
+            timeout,
+            args,
+        } => query(&socket, args, timeout),
+        Command::Serve(config) => match serve(config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("banwatch: {e}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn query(socket: &std::path::Path, args: Vec<String>, timeout: std::time::Duration) -> ExitCode {
+    let max = crate::fail2ban::pickle::DEFAULT_MAX_REPLY;
+    match client::query(socket, args, timeout, max) {
+        Ok(value) => {
+            println!("{}", crate::pyjson::to_json(&value));
+            ExitCode::SUCCESS
+        }
+        Err(Error::Server(e)) => {
+            let mut out = Vec::new();
+            let mut obj = crate::json::Obj::new(&mut out);
+            crate::pyjson::server_error(obj.key("error"), &e);
+            obj.end();
+            println!("{}", String::from_utf8_lossy(&out));
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("banwatch: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn serve(config: ServeConfig) -> Result<(), String> {
+    crate::logger::init();
+    let token = match &config.token_file {
+        Some(path) => Some(crate::token::read_token_file(path)?),
+        None => None,
+    };
+    let listener = TcpListener::bind(config.listen).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "{} is in use: another banwatch or exporter on it? use --listen ADDR to pick another",
+            config.listen
+        ),
+        std::io::ErrorKind::PermissionDenied => {
+            format!(
+                "cannot bind {}: permission denied (ports below 1024 need root)",
+                config.listen
+            )
+        }
+        _ => format!("cannot listen on {}: {e}", config.listen),
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("listener: {e}"))?;
+    let signals = event_loop::install_signals().map_err(|e| format!("signal handlers: {e}"))?;
+    let fail2ban = client::Client::new(config.socket.clone(), config.timeout, config.max_reply);
+    let mut state = State::new(fail2ban, config.interval, Instant::now());
+    if let Some(path) = &config.state_file {
+        // A history that cannot be read is reported and replaced, never a reason not to start.
+        match crate::history::History::load(path) {
+            Ok(Some(history)) => {
+                log::info!("history read from {}", path.display());
+                state.history = history;
+            }
+            Ok(None) => log::info!("no saved history at {} yet", path.display()),
+            Err(why) => log::warn!(
+                "ignoring the saved history in {}: {why}; starting with an empty one",
+                path.display()
+            ),
+        }
+    }
+    let ctx = Context::new(token, config.protect_reads, config.metrics_per_ip);
+    log::info!(
+        "banwatch {} listening on http://{} for fail2ban at {} (writes {})",
+        env!("CARGO_PKG_VERSION"),
+        config.listen,
+        config.socket.display(),
+        if ctx.token.is_some() {
+            "enabled"
+        } else {
+            "disabled"
+        }
+    );
+    let mut server = Server::new(
+        listener,
+        state,
+        ctx,
+        config.token_file,
+        config.max_connections,
+        signals,
+    );
+    server.run().map_err(|e| format!("event loop: {e}"))?;
+    if let Some(path) = &config.state_file {
+        match server.state().history.save(path) {
+            Ok(()) => log::info!("history saved to {}", path.display()),
+            Err(e) => log::warn!("could not save the history to {}: {e}", path.display()),
+        }
+    }
+    log::info!("stopped");
+    Ok(())
+}
