@@ -6,23 +6,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
 
-use common::banwatch::{curl, free_port, Banwatch};
+use common::banwatch::Banwatch;
+use common::prometheus::{scratch, tool, Prometheus};
 use common::Fail2ban;
 use serde_json::Value;
 
 const CONTRIB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/prometheus");
-
-fn tool(name: &str) -> String {
-    let p = format!("/usr/bin/{name}");
-    if !Path::new(&p).exists() {
-        panic!("{p} is missing: apt-get install prometheus (build/test installs it)");
-    }
-    p
-}
 
 fn promtool(args: &[&str], dir: &Path) -> Output {
     Command::new(tool("promtool"))
@@ -41,14 +34,6 @@ fn said(out: &Output) -> String {
 }
 
 /// A fresh directory under the test target dir.
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("fleet-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn contrib_prometheus_passes_promtool_checks_and_alert_unit_tests() {
     let dir = Path::new(CONTRIB);
@@ -86,7 +71,7 @@ fn the_alert_unit_tests_fail_when_a_rule_is_broken() {
     ];
     for (i, (from, to)) in breakages.iter().enumerate() {
         assert!(rules.contains(from), "the rules no longer contain {from:?}");
-        let dir = scratch(&format!("broken{i}"));
+        let dir = scratch(&format!("fleet-broken{i}"));
         std::fs::write(dir.join("banwatch.rules.yml"), rules.replace(from, to)).unwrap();
         std::fs::write(dir.join("banwatch.rules.test.yml"), &tests).unwrap();
         let out = promtool(&["test", "rules", "banwatch.rules.test.yml"], &dir);
@@ -99,76 +84,22 @@ fn the_alert_unit_tests_fail_when_a_rule_is_broken() {
     }
 }
 
-struct Prometheus {
-    child: std::process::Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Prometheus {
-    /// contrib/prometheus/prometheus.yml with these targets and 1 s intervals.
-    fn start(targets: &[String]) -> Prometheus {
-        let dir = scratch("prometheus");
-        let example = std::fs::read_to_string(Path::new(CONTRIB).join("prometheus.yml")).unwrap();
-        let example_targets = "['router1:9191', 'web1:9191', 'web2:9191']";
-        assert!(example.contains(example_targets), "{example}");
-        let quoted: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
-        let config = example
-            .replace(example_targets, &format!("[{}]", quoted.join(", ")))
-            .replace("interval: 15s", "interval: 1s");
-        std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-        std::fs::copy(
-            Path::new(CONTRIB).join("banwatch.rules.yml"),
-            dir.join("banwatch.rules.yml"),
-        )
-        .unwrap();
-        let port = free_port();
-        let child = Command::new(tool("prometheus"))
-            .arg(format!(
-                "--config.file={}",
-                dir.join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
-            .spawn()
-            .expect("start prometheus");
-        Prometheus { child, port, dir }
-    }
-
-    /// An instant query's results, polled until `want` holds them (bounded).
-    fn query(&self, q: &str, within: Duration, want: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-        let deadline = Instant::now() + within;
-        let url = format!("http://127.0.0.1:{}/api/v1/query", self.port);
-        let mut last = String::new();
-        while Instant::now() < deadline {
-            let (code, body) = curl(&["-s", "--data-urlencode", &format!("query={q}"), &url]);
-            if code == 200 {
-                let v: Value = serde_json::from_str(&body).unwrap();
-                let results = v["data"]["result"].as_array().cloned().unwrap_or_default();
-                if want(&results) {
-                    return results;
-                }
-                last = body;
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        let log = std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(10).collect();
-        panic!("prometheus query {q}: no wanted answer within {within:?}; last: {last}\n{tail:?}");
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// contrib/prometheus/prometheus.yml with these targets and 1 s intervals, and its rules.
+fn start_prometheus(targets: &[String]) -> Prometheus {
+    let dir = scratch("fleet-prometheus");
+    let example = std::fs::read_to_string(Path::new(CONTRIB).join("prometheus.yml")).unwrap();
+    let example_targets = "['router1:9191', 'web1:9191', 'web2:9191']";
+    assert!(example.contains(example_targets), "{example}");
+    let quoted: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+    let config = example
+        .replace(example_targets, &format!("[{}]", quoted.join(", ")))
+        .replace("interval: 15s", "interval: 1s");
+    std::fs::copy(
+        Path::new(CONTRIB).join("banwatch.rules.yml"),
+        dir.join("banwatch.rules.yml"),
+    )
+    .unwrap();
+    Prometheus::start(dir, &config)
 }
 
 fn number(result: &Value) -> f64 {
@@ -200,7 +131,7 @@ fn a_real_prometheus_sums_three_banwatch_instances_on_one_fail2ban() {
     assert_eq!(one, 3.0, "{metrics}");
 
     let targets: Vec<String> = fleet.iter().map(|b| b.addr.to_string()).collect();
-    let prom = Prometheus::start(&targets);
+    let prom = start_prometheus(&targets);
     let up = prom.query(
         "count(up{job=\"banwatch\"} == 1)",
         Duration::from_secs(30),

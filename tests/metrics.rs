@@ -6,21 +6,12 @@ mod common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::banwatch::{free_port, Banwatch};
+use common::banwatch::Banwatch;
+use common::prometheus::{scratch, tool, Prometheus};
 use common::Fail2ban;
 use serde_json::Value;
-
-fn tool(name: &str) -> String {
-    for dir in ["/usr/bin", "/usr/local/bin"] {
-        let p = format!("{dir}/{name}");
-        if std::path::Path::new(&p).exists() {
-            return p;
-        }
-    }
-    panic!("{name} is missing: apt-get install prometheus (build/test installs it)");
-}
 
 fn promtool_check(text: &str) {
     let mut child = Command::new(tool("promtool"))
@@ -168,68 +159,28 @@ fn offline_metrics_say_down_and_count_errors() {
     );
 }
 
-struct Prometheus {
-    child: std::process::Child,
-    port: u16,
+/// The first result's value of an instant query, once `want` holds for it.
+fn first_value(
+    prom: &Prometheus,
+    q: &str,
+    within: Duration,
+    want: impl Fn(&str) -> bool,
+) -> String {
+    let value = |r: &[Value]| {
+        r.first()
+            .and_then(|x| x["value"][1].as_str())
+            .map(str::to_string)
+    };
+    value(&prom.query(q, within, |r| value(r).is_some_and(|v| want(&v)))).unwrap()
 }
 
-impl Prometheus {
-    fn start(target: &str) -> Prometheus {
-        let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("prom-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let config = dir.join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: banwatch\n    static_configs:\n      - targets: ['{target}']\n"
-            ),
-        )
-        .unwrap();
-        let port = free_port();
-        let child = Command::new(tool("prometheus"))
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
-            .spawn()
-            .expect("start prometheus");
-        Prometheus { child, port }
-    }
-
-    /// The value of an instant query's first result, once there is one.
-    fn query(&self, q: &str, within: Duration, want: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + within;
-        let url = format!("http://127.0.0.1:{}/api/v1/query", self.port);
-        let mut last = String::new();
-        while Instant::now() < deadline {
-            let (code, body) =
-                common::banwatch::curl(&["-s", "--data-urlencode", &format!("query={q}"), &url]);
-            if code == 200 {
-                let v: Value = serde_json::from_str(&body).unwrap();
-                if let Some(value) = v["data"]["result"][0]["value"][1].as_str() {
-                    if want(value) {
-                        return value.to_string();
-                    }
-                }
-                last = body;
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        panic!("prometheus query {q}: no wanted answer within {within:?}; last: {last}");
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn start_prometheus(target: &str) -> Prometheus {
+    Prometheus::start(
+        scratch("prom"),
+        &format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: banwatch\n    static_configs:\n      - targets: ['{target}']\n"
+        ),
+    )
 }
 
 #[test]
@@ -241,8 +192,9 @@ fn a_real_prometheus_scrapes_what_banwatch_reports() {
     bw.wait_for("/api/v1/jails", Duration::from_secs(10), |_, b| {
         b.contains("\"currently_banned\":2")
     });
-    let prom = Prometheus::start(&bw.addr.to_string());
-    let banned = prom.query(
+    let prom = start_prometheus(&bw.addr.to_string());
+    let banned = first_value(
+        &prom,
         "f2b_jail_banned_current{jail=\"sshd\"}",
         Duration::from_secs(30),
         |_| true,
@@ -260,10 +212,15 @@ fn a_real_prometheus_scrapes_what_banwatch_reports() {
         "prometheus and banwatch agree"
     );
     assert_eq!(
-        prom.query("up{job=\"banwatch\"}", Duration::from_secs(5), |_| true),
+        first_value(
+            &prom,
+            "up{job=\"banwatch\"}",
+            Duration::from_secs(5),
+            |_| true
+        ),
         "1"
     );
 
     f2b.stop();
-    prom.query("f2b_up", Duration::from_secs(20), |v| v == "0");
+    first_value(&prom, "f2b_up", Duration::from_secs(20), |v| v == "0");
 }

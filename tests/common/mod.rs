@@ -7,6 +7,7 @@
 
 pub mod banwatch;
 pub mod fake;
+pub mod prometheus;
 
 use std::fs;
 use std::io::Write;
