@@ -16,7 +16,7 @@ pub fn to_json(value: &Value) -> serde_json::Value {
         Value::Int(n) => J::from(*n),
         Value::BigInt(s) => J::String(s.clone()),
         Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
-        Value::Str(s) => J::String(s.clone()),
+        Value::Str(s) => J::String(s.to_string()),
         Value::Bytes(b) => J::String(String::from_utf8_lossy(b).into_owned()),
         Value::List(v) | Value::Tuple(v) => J::Array(v.iter().map(to_json).collect()),
         Value::Dict(pairs) => J::Object(
@@ -48,7 +48,7 @@ pub fn server_error(e: &ServerError) -> serde_json::Value {
 /// A dict key as JSON object key text, as Python's `json.dumps` writes it.
 fn key_text(key: &Value) -> String {
     match key {
-        Value::Str(s) => s.clone(),
+        Value::Str(s) => s.to_string(),
         Value::None => "null".into(),
         Value::Bool(b) => b.to_string(),
         Value::Int(n) => n.to_string(),

@@ -175,7 +175,7 @@ fn count(v: &Value) -> Result<u64, ShapeError> {
 
 pub fn string(v: &Value) -> Result<String, ShapeError> {
     match v {
-        Value::Str(s) => Ok(s.clone()),
+        Value::Str(s) => Ok(s.to_string()),
         other => Err(shape("a string", other)),
     }
 }

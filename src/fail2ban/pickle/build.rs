@@ -33,7 +33,8 @@ impl Builder<'_, '_> {
         let text = match node {
             Node::Str(span) | Node::Py2Str(span) | Node::Bytes(span) => span.range().len(),
             Node::Other(index) => match &m.others[index as usize] {
-                Value::Str(s) | Value::BigInt(s) => s.len(),
+                Value::Str(s) => s.len(),
+                Value::BigInt(s) => s.len(),
                 Value::Global(g) => g.module.len() + g.name.len(),
                 _ => 0,
             },
@@ -47,8 +48,10 @@ impl Builder<'_, '_> {
             Node::None => Value::None,
             Node::Bool(b) => Value::Bool(b),
             Node::Int(n) => Value::Int(n),
-            Node::Str(span) => Value::Str(m.text_of(span).to_string()),
-            Node::Py2Str(span) => Value::Str(latin1_or_utf8(&m.buf[span.range()])),
+            Node::Str(span) => Value::Str(
+                Text::from_utf8_in(m.buf, span.range()).ok_or(self.err(ErrorKind::InvalidUtf8))?,
+            ),
+            Node::Py2Str(span) => Value::Str(latin1_or_utf8(&m.buf[span.range()]).into()),
             Node::Bytes(span) => Value::Bytes(m.buf[span.range()].to_vec()),
             Node::StrClass => Value::Global(Box::new(Global {
                 module: "builtins".into(),
@@ -56,9 +59,9 @@ impl Builder<'_, '_> {
             })),
             Node::Other(index) => m.others[index as usize].clone(),
             Node::Tuple(span) => Value::Tuple(self.build_all(&m.edges[span.range()], depth)?),
-            Node::List(index) => Value::List(self.build_all(&m.lists[index as usize], depth)?),
+            Node::List(index) => Value::List(self.build_all(&m.lists[index], depth)?),
             Node::Dict(index) => {
-                let pairs = &m.dicts[index as usize];
+                let pairs = &m.dicts[index];
                 let mut out = Vec::with_capacity(pairs.len());
                 for &(k, v) in pairs {
                     out.push((self.build(k, depth + 1)?, self.build(v, depth + 1)?));

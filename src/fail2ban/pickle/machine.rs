@@ -65,9 +65,9 @@ pub(super) struct Machine<'a> {
     /// Children of tuples, in ranges.
     pub(super) edges: Vec<u32>,
     /// Children of each list.
-    pub(super) lists: Vec<Vec<u32>>,
+    pub(super) lists: Pool<u32>,
     /// Key and value ids of each dict.
-    pub(super) dicts: Vec<Vec<(u32, u32)>>,
+    pub(super) dicts: Pool<(u32, u32)>,
     pub(super) others: Vec<Value>,
     pub(super) stack: Vec<u32>,
     pub(super) marks: usize,
@@ -79,22 +79,127 @@ pub(super) struct Machine<'a> {
 /// `Ok(None)` inside the machine: the input ends early.
 pub(super) type Step<T> = Result<Option<T>, Error>;
 
+/// The machine's buffers between two decodes: empty, with the capacity the last ones grew to.
+#[derive(Default)]
+pub(super) struct Scratch {
+    nodes: Vec<Node>,
+    edges: Vec<u32>,
+    lists: Pool<u32>,
+    dicts: Pool<(u32, u32)>,
+    stack: Vec<u32>,
+    memo: Vec<u32>,
+}
+
+impl Scratch {
+    /// Heap bytes held.
+    pub(super) fn bytes(&self) -> usize {
+        fn of<T>(v: &Vec<T>) -> usize {
+            v.capacity() * std::mem::size_of::<T>()
+        }
+        of(&self.nodes)
+            + of(&self.edges)
+            + self.lists.bytes()
+            + self.dicts.bytes()
+            + of(&self.stack)
+            + of(&self.memo)
+    }
+}
+
+/// Vecs handed out in order, and on the next decode cleared and handed out again instead of
+/// freed and allocated anew: a list's buffer, once grown to a ban list, stays grown.
+#[derive(Default)]
+pub(super) struct Pool<T> {
+    vecs: Vec<Vec<T>>,
+    /// `vecs[..used]` are in use; the rest wait, holding stale items, to be cleared.
+    used: usize,
+}
+
+impl<T> Pool<T> {
+    /// A new empty Vec: its index.
+    fn add(&mut self) -> usize {
+        match self.vecs.get_mut(self.used) {
+            Some(v) => v.clear(),
+            None => self.vecs.push(Vec::new()),
+        }
+        self.used += 1;
+        self.used - 1
+    }
+
+    fn bytes(&self) -> usize {
+        let items: usize = self.vecs.iter().map(Vec::capacity).sum();
+        self.vecs.capacity() * std::mem::size_of::<Vec<T>>() + items * std::mem::size_of::<T>()
+    }
+}
+
+impl<T> std::ops::Index<u32> for Pool<T> {
+    type Output = Vec<T>;
+    fn index(&self, index: u32) -> &Vec<T> {
+        &self.vecs[..self.used][index as usize]
+    }
+}
+
+impl<T> std::ops::IndexMut<u32> for Pool<T> {
+    fn index_mut(&mut self, index: u32) -> &mut Vec<T> {
+        &mut self.vecs[..self.used][index as usize]
+    }
+}
+
 impl<'a> Machine<'a> {
-    pub(super) fn new(buf: &'a [u8]) -> Self {
+    /// A machine for `buf`, in the buffers of `scratch`.
+    pub(super) fn new(buf: &'a [u8], scratch: Scratch) -> Self {
+        let Scratch {
+            mut nodes,
+            mut edges,
+            lists,
+            dicts,
+            stack,
+            mut memo,
+        } = scratch;
+        // fail2ban's ban lists spend ~21 bytes per IP on 2 nodes, 1 edge and 3 memo entries:
+        // room for them up front saves growing (and copying) the buffers as they fill.
+        nodes.reserve(buf.len() / 8);
+        edges.reserve(buf.len() / 16);
+        memo.reserve(buf.len() / 6);
         Machine {
             buf,
             pos: 0,
             at: 0,
-            // fail2ban's ban lists spend ~19 bytes per IP on 3 nodes, 1 edge and 3 memo entries.
-            nodes: Vec::with_capacity(buf.len() / 6),
-            edges: Vec::with_capacity(buf.len() / 16),
-            lists: Vec::new(),
-            dicts: Vec::new(),
+            nodes,
+            edges,
+            lists,
+            dicts,
             others: Vec::new(),
-            stack: Vec::new(),
+            stack,
             marks: 0,
             proto: 0,
-            memo: Vec::with_capacity(buf.len() / 6),
+            memo,
+        }
+    }
+
+    /// The buffers, emptied, for the next machine.
+    pub(super) fn into_scratch(self) -> Scratch {
+        let Machine {
+            mut nodes,
+            mut edges,
+            mut lists,
+            mut dicts,
+            mut stack,
+            mut memo,
+            ..
+        } = self;
+        nodes.clear();
+        edges.clear();
+        lists.used = 0;
+        dicts.used = 0;
+        stack.clear();
+        memo.clear();
+        Scratch {
+            nodes,
+            edges,
+            lists,
+            dicts,
+            stack,
+            memo,
         }
     }
 
@@ -181,8 +286,8 @@ impl<'a> Machine<'a> {
     }
 
     pub(super) fn new_dict(&mut self) -> Result<u32, Error> {
-        let index = self.index(self.dicts.len())?;
-        self.dicts.push(Vec::new());
+        let added = self.dicts.add();
+        let index = self.index(added)?;
         self.push_node(Node::Dict(index))?;
         self.pop()
     }
@@ -207,9 +312,13 @@ impl<'a> Machine<'a> {
         self.push_node(Node::Str(span))
     }
 
-    pub(super) fn new_list(&mut self, items: Vec<u32>) -> Result<(), Error> {
-        let index = self.index(self.lists.len())?;
-        self.lists.push(items);
+    /// A list of the stack entries from `from` on.
+    pub(super) fn new_list(&mut self, from: usize) -> Result<(), Error> {
+        let added = self.lists.add();
+        let index = self.index(added)?;
+        let Machine { lists, stack, .. } = self;
+        lists[index].extend_from_slice(&stack[from..]);
+        stack.truncate(from);
         self.push_node(Node::List(index))
     }
 
@@ -221,13 +330,12 @@ impl<'a> Machine<'a> {
         }
     }
 
-    /// Ids above the topmost mark, removing them and the mark.
-    pub(super) fn pop_mark(&mut self) -> Result<Vec<u32>, Error> {
+    /// Remove the topmost mark: where it was, where the entries above it now start.
+    pub(super) fn pop_mark(&mut self) -> Result<usize, Error> {
         let at = self.mark_at()?;
-        let items = self.stack.split_off(at + 1);
-        self.stack.pop();
+        self.stack.remove(at);
         self.marks -= 1;
-        Ok(items)
+        Ok(at)
     }
 
     pub(super) fn mark_at(&self) -> Result<usize, Error> {
@@ -291,7 +399,7 @@ impl<'a> Machine<'a> {
         match self.nodes.get(list as usize) {
             Some(&Node::List(index)) => {
                 let Machine { lists, stack, .. } = self;
-                lists[index as usize].extend_from_slice(&stack[from..]);
+                lists[index].extend_from_slice(&stack[from..]);
                 stack.truncate(from);
                 Ok(())
             }
@@ -306,7 +414,7 @@ impl<'a> Machine<'a> {
         match self.nodes.get(dict as usize) {
             Some(&Node::Dict(index)) => {
                 let Machine { dicts, stack, .. } = self;
-                let v = &mut dicts[index as usize];
+                let v = &mut dicts[index];
                 v.extend(stack[from..].chunks_exact(2).map(|kv| (kv[0], kv[1])));
                 stack.truncate(from);
                 Ok(())

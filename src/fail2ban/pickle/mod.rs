@@ -34,12 +34,14 @@ mod encode;
 mod fast;
 mod machine;
 mod names;
+mod text;
 
 use std::fmt;
 
-pub use decode::decode;
+pub use decode::{decode, Decoder};
 pub use encode::{encode_command, EncodeError};
 pub use fast::{scan, scan_from, NotFast, StrListReader};
+pub use text::Text;
 
 /// Ends every request and reply on the socket.
 pub const TERMINATOR: &[u8] = b"<F2B_END_COMMAND>";
@@ -53,6 +55,10 @@ pub const MAX_MEMO: usize = 1 << 20;
 /// from text (`sys.get_int_max_str_digits()`): the conversion is quadratic, so an unbounded one
 /// would let one reply stall the loop.
 pub const MAX_INT_DIGITS: usize = 4300;
+/// A `Decoder` keeps the buffers of its last pickle for the next one while they hold at most
+/// this many bytes (the ~0.8 MB of a 10,000-IP `status` reply, whose pickle the client also
+/// keeps room for, `KEEP_REPLY_CAPACITY`); bigger ones are freed.
+const KEEP_SCRATCH_BYTES: usize = 1 << 20;
 /// The built tree holds at most this many nodes plus bytes of text per input byte (plus a small
 /// constant).
 pub const MAX_EXPANSION: usize = 4;
@@ -127,7 +133,8 @@ pub enum Value {
     /// The exact decimal text of an int that does not fit `i64`.
     BigInt(String),
     Float(f64),
-    Str(String),
+    /// Inline when short (`Text`): a ban list's addresses cost no allocation each.
+    Str(Text),
     Bytes(Vec<u8>),
     List(Vec<Value>),
     Tuple(Vec<Value>),
