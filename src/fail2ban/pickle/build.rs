@@ -2,7 +2,7 @@
 //! number encodings (Python 2 strings, raw-unicode-escape, quoted literals, decimal and
 //! little-endian ints).
 
-use super::machine::{Machine, Node};
+use super::machine::{Machine, Node, Span};
 use super::*;
 
 /// Turns the arena into a tree. The arena is only read, so a node reached twice (a shared
@@ -40,18 +40,13 @@ impl Builder<'_, '_> {
             },
             _ => 0,
         };
-        self.left = self
-            .left
-            .checked_sub(1 + text)
-            .ok_or(self.err(ErrorKind::TooLarge))?;
+        self.take(1 + text)?;
         Ok(match node {
             Node::None => Value::None,
             Node::Bool(b) => Value::Bool(b),
             Node::Int(n) => Value::Int(n),
-            Node::Str(span) => Value::Str(
-                Text::from_utf8_in(m.buf, span.range()).ok_or(self.err(ErrorKind::InvalidUtf8))?,
-            ),
-            Node::Py2Str(span) => Value::Str(latin1_or_utf8(&m.buf[span.range()]).into()),
+            Node::Str(span) => Value::Str(self.str(span)?),
+            Node::Py2Str(span) => Value::Str(latin1_or_utf8(&m.buf[span.range()]).as_str().into()),
             Node::Bytes(span) => Value::Bytes(m.buf[span.range()].to_vec()),
             Node::StrClass => Value::Global(Box::new(Global {
                 module: "builtins".into(),
@@ -82,9 +77,31 @@ impl Builder<'_, '_> {
     fn build_all(&mut self, ids: &[u32], depth: usize) -> Result<Vec<Value>, Error> {
         let mut out = Vec::with_capacity(ids.len());
         for &id in ids {
-            out.push(self.build(id, depth + 1)?);
+            // A ban list's strings, built here rather than by a call to `build`: its
+            // `Result<Value>`, stored byte by byte and moved again at once, stalled the copy.
+            let value = match self.m.nodes[id as usize] {
+                Node::Str(span) => {
+                    self.take(1 + span.range().len())?;
+                    Value::Str(self.str(span)?)
+                }
+                _ => self.build(id, depth + 1)?,
+            };
+            out.push(value);
         }
         Ok(out)
+    }
+
+    /// Count `n` nodes plus bytes of text against `left`.
+    fn take(&mut self, n: usize) -> Result<(), Error> {
+        self.left = self
+            .left
+            .checked_sub(n)
+            .ok_or(self.err(ErrorKind::TooLarge))?;
+        Ok(())
+    }
+
+    fn str(&self, span: Span) -> Result<Text, Error> {
+        Text::from_checked_in(self.m.buf, span.range()).ok_or(self.err(ErrorKind::InvalidUtf8))
     }
 }
 

@@ -176,12 +176,12 @@ impl Machine<'_> {
                 UNICODE => {
                     let line = need!(self.line());
                     let s = raw_unicode_escape(line).ok_or(self.err(ErrorKind::InvalidUtf8))?;
-                    self.push(Value::Str(s.into()))?;
+                    self.push(Value::Str(s.as_str().into()))?;
                 }
                 STRING => {
                     let line = need!(self.line());
                     let s = python_string_literal(line).ok_or(self.err(ErrorKind::InvalidUtf8))?;
-                    self.push(Value::Str(s.into()))?;
+                    self.push(Value::Str(s.as_str().into()))?;
                 }
                 SHORT_BINBYTES => {
                     let n = usize::from(need!(self.byte()));
