@@ -82,7 +82,10 @@ impl Builder<'_, '_> {
             let value = match self.m.nodes[id as usize] {
                 Node::Str(span) => {
                     self.take(1 + span.range().len())?;
-                    Value::Str(self.str(span)?)
+                    match Text::from_checked_in(self.m.buf, span.range()) {
+                        Some(text) => Value::Str(text),
+                        None => return Err(self.err(ErrorKind::InvalidUtf8)),
+                    }
                 }
                 _ => self.build(id, depth + 1)?,
             };

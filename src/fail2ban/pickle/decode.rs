@@ -318,8 +318,10 @@ impl Machine<'_> {
                     self.memo_put(i.ok_or(self.err(ErrorKind::BadNumber))?)?;
                 }
                 BINGET => {
-                    let i = usize::from(need!(self.byte()));
-                    self.memo_get(i)?;
+                    let i = need!(self.byte());
+                    if !self.str_call(i) {
+                        self.memo_get(usize::from(i))?;
+                    }
                 }
                 LONG_BINGET => {
                     let i = need!(self.u32le()) as usize;
@@ -474,6 +476,57 @@ mod tests {
         );
         let p = [PROTO, 2, NONE, BINPUT, 5, BINGET, 4, STOP];
         assert_eq!(decode(&p).unwrap_err().kind, ErrorKind::BadMemoRef);
+    }
+
+    /// `Machine::str_call` runs fail2ban's `IPAddr` pattern in one step: what it leaves in the
+    /// memo (the str, its 1-tuple) must read back as the opcodes one by one would leave it, and
+    /// anything off the pattern must still be read (or refused) by the opcodes.
+    #[test]
+    fn ipaddr_strings_read_in_one_step_leave_the_memo_as_the_opcodes_would() {
+        let ipaddr = |text: &[u8]| {
+            let mut p = vec![SHORT_BINUNICODE, text.len() as u8];
+            p.extend_from_slice(text);
+            p.extend_from_slice(&[MEMOIZE, TUPLE1, MEMOIZE, REDUCE, MEMOIZE]);
+            p
+        };
+        let mut p = vec![PROTO, 4, EMPTY_LIST, MEMOIZE, MARK];
+        p.extend_from_slice(b"\x8c\x08builtins\x94\x8c\x03str\x94\x93\x94");
+        p.extend(ipaddr(b"a")); // memo 4, 5, 6: after STACK_GLOBAL, one by one
+        p.extend([BINGET, 3]);
+        p.extend(ipaddr(b"b")); // memo 7, 8, 9: after BINGET of the class, in one step
+        p.extend([BINGET, 8, BINGET, 7, BINGET, 9, BINGET, 6]);
+        p.extend([BINGET, 1]); // BINGET of a str, not the class: one by one
+        p.extend(ipaddr(b"c"));
+        p.extend([APPENDS, STOP]);
+        let s = |t: &str| Value::Str(t.into());
+        let call = Value::Call(Box::new(Call {
+            callable: s("builtins"),
+            args: vec![s("c")],
+        }));
+        let want = Value::List(vec![
+            s("a"),
+            s("b"),
+            Value::Tuple(vec![s("b")]),
+            s("b"),
+            s("b"),
+            s("a"),
+            call,
+        ]);
+        assert_eq!(decode(&p).unwrap().unwrap().0, want);
+        // Cut short, or not UTF-8, the pattern is the opcodes' to read and refuse.
+        let mut p = vec![PROTO, 4, EMPTY_LIST, MEMOIZE, MARK];
+        p.extend_from_slice(b"\x8c\x08builtins\x94\x8c\x03str\x94\x93\x94");
+        p.extend([BINGET, 3]);
+        let at = p.len();
+        let mut good = p.clone();
+        good.extend(ipaddr(b"d"));
+        for n in at..good.len() {
+            assert_eq!(decode(&good[..n]), Ok(None), "{n} bytes");
+        }
+        p.extend(ipaddr(b"\xff"));
+        p.extend([APPENDS, STOP]);
+        let err = decode(&p).unwrap_err();
+        assert_eq!((err.kind, err.offset), (ErrorKind::InvalidUtf8, at));
     }
 
     /// Minor page faults of the calling thread so far (`/proc/thread-self/stat`, field 10):

@@ -459,6 +459,51 @@ impl<'a> Machine<'a> {
         self.push_node(Node::Call(callable, args))
     }
 
+    /// fail2ban's `IPAddr` as CPython pickles it at protocols 4 and 5, 10,000 times in a big
+    /// `status` reply: `BINGET i` (the memoized `builtins.str`) `SHORT_BINUNICODE` text
+    /// `MEMOIZE TUPLE1 MEMOIZE REDUCE MEMOIZE`. Run here in one step, after `BINGET i`: the same
+    /// nodes, edge, memo entries and stack as the seven opcodes one by one would leave (the
+    /// call reduced to its str as in `call`), without six dispatches and their round trips of
+    /// the machine's state through memory, which were a third of the decode. `false`: not that
+    /// shape (or a limit is near); nothing changed, run the opcodes one by one.
+    pub(super) fn str_call(&mut self, memo_index: u8) -> bool {
+        const TAIL: [u8; 5] = [MEMOIZE, TUPLE1, MEMOIZE, REDUCE, MEMOIZE];
+        let Some(&class) = self.memo.get(usize::from(memo_index)) else {
+            return false;
+        };
+        let start = self.pos + 2;
+        let (Some(&[SHORT_BINUNICODE, n]), true) = (
+            self.buf.get(self.pos..start),
+            matches!(self.nodes.get(class as usize), Some(Node::StrClass)),
+        ) else {
+            return false;
+        };
+        let end = start + usize::from(n);
+        let (Some(text), Some(tail)) = (self.buf.get(start..end), self.buf.get(end..end + 5))
+        else {
+            return false;
+        };
+        let (str_id, memo) = (self.nodes.len(), self.memo.len());
+        // `memo_put`'s checks for the first index (the next two follow from it), `push_node`'s
+        // for the ids, and `utf8`'s: on any of them the opcodes run one by one and say why.
+        if tail != TAIL
+            || memo + 3 > MAX_MEMO
+            || memo > end + 1
+            || str_id + 2 >= MARK_ID as usize
+            || !(text.is_ascii() || std::str::from_utf8(text).is_ok())
+        {
+            return false;
+        }
+        let (str_id, edge) = (str_id as u32, self.edges.len());
+        self.nodes.push(Node::Str(Span::of(start..end)));
+        self.edges.push(str_id);
+        self.nodes.push(Node::Tuple(Span::of(edge..edge + 1)));
+        self.memo.extend_from_slice(&[str_id, str_id + 1, str_id]);
+        self.stack.push(str_id);
+        self.pos = end + 5;
+        true
+    }
+
     pub(super) fn str_of(&self, id: u32) -> Result<String, Error> {
         match self.nodes[id as usize] {
             Node::Str(span) => Ok(self.text_of(span).to_string()),

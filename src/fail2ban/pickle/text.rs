@@ -45,22 +45,25 @@ impl Text {
     /// string's own length is a byte loop whose narrow stores stall the wide loads that move
     /// the `Value` next (that stall was an eighth of the decode). The bytes past the text are
     /// never read.
+    #[inline(always)]
     pub(super) fn from_checked_in(buf: &[u8], range: std::ops::Range<usize>) -> Option<Text> {
-        let b = buf.get(range.clone())?;
-        if b.len() > INLINE {
-            return std::str::from_utf8(b).ok().map(Text::from);
-        }
-        Some(match buf.get(range.start..range.start + INLINE) {
-            Some(window) => {
+        let len = range.len();
+        match buf.get(range.start..range.start + INLINE) {
+            Some(window) if len <= INLINE => {
                 let mut bytes = [0; INLINE];
                 bytes.copy_from_slice(window);
-                Text(Repr::Inline {
-                    len: b.len() as u8,
+                Some(Text(Repr::Inline {
+                    len: len as u8,
                     bytes,
-                })
+                }))
             }
-            None => Text::inline(b),
-        })
+            _ => Text::from_utf8(buf.get(range)?),
+        }
+    }
+
+    /// Text of `b`, `None` if it is not UTF-8.
+    fn from_utf8(b: &[u8]) -> Option<Text> {
+        std::str::from_utf8(b).ok().map(Text::from)
     }
 
     /// `b`, UTF-8 of at most `INLINE` bytes, held inline.
@@ -156,6 +159,11 @@ mod tests {
         let n = INLINE + 1;
         assert_eq!(Text::from_checked_in(&vec![0xff; n], 0..n), None);
         // A broken promise is an empty string, not undefined behaviour.
-        assert_eq!(Text::from_checked_in(&[0xff; 4], 0..4).as_deref(), Some(""));
+        assert_eq!(
+            Text::from_checked_in(&[0xff; INLINE], 0..4).as_deref(),
+            Some("")
+        );
+        // Short text at the very end of the input has no window: it is checked as it is copied.
+        assert_eq!(Text::from_checked_in(&[0xff; 4], 0..4), None);
     }
 }
