@@ -29,7 +29,7 @@ impl Builder<'_, '_> {
             return Err(self.err(ErrorKind::TooDeep));
         }
         let m = self.m;
-        let node = m.nodes[id as usize];
+        let node = m.s.nodes[id as usize];
         let text = match node {
             Node::Str(span) | Node::Py2Str(span) | Node::Bytes(span) => span.range().len(),
             Node::Other(index) => match &m.others[index as usize] {
@@ -53,10 +53,10 @@ impl Builder<'_, '_> {
                 name: "str".into(),
             })),
             Node::Other(index) => m.others[index as usize].clone(),
-            Node::Tuple(span) => Value::Tuple(self.build_all(&m.edges[span.range()], depth)?),
-            Node::List(index) => Value::List(self.build_all(&m.lists[index], depth)?),
+            Node::Tuple(span) => Value::Tuple(self.build_all(&m.s.edges[span.range()], depth)?),
+            Node::List(index) => Value::List(self.build_all(&m.s.lists[index], depth)?),
             Node::Dict(index) => {
-                let pairs = &m.dicts[index];
+                let pairs = &m.s.dicts[index];
                 let mut out = Vec::with_capacity(pairs.len());
                 for &(k, v) in pairs {
                     out.push((self.build(k, depth + 1)?, self.build(v, depth + 1)?));
@@ -79,7 +79,7 @@ impl Builder<'_, '_> {
         for &id in ids {
             // A ban list's strings, built here rather than by a call to `build`: its
             // `Result<Value>`, stored byte by byte and moved again at once, stalled the copy.
-            let value = match self.m.nodes[id as usize] {
+            let value = match self.m.s.nodes[id as usize] {
                 Node::Str(span) => {
                     self.take(1 + span.range().len())?;
                     match Text::from_checked_in(self.m.buf, span.range()) {

@@ -70,7 +70,7 @@ impl Machine<'_> {
                 }
                 STOP => {
                     let root = self.pop()?;
-                    if !self.stack.is_empty() {
+                    if !self.s.stack.is_empty() {
                         return Err(self.err(ErrorKind::BadStop));
                     }
                     return Ok(Some(root));
@@ -80,20 +80,20 @@ impl Machine<'_> {
                         return Err(self.err(ErrorKind::TooDeep));
                     }
                     self.marks += 1;
-                    self.stack.push(MARK_ID);
+                    self.s.stack.push(MARK_ID);
                 }
-                POP => match self.stack.pop() {
+                POP => match self.s.stack.pop() {
                     Some(MARK_ID) => self.marks -= 1,
                     Some(_) => {}
                     None => return Err(self.err(ErrorKind::StackUnderflow)),
                 },
                 POP_MARK => {
                     let at = self.pop_mark()?;
-                    self.stack.truncate(at);
+                    self.s.stack.truncate(at);
                 }
                 DUP => {
                     let id = self.top()?;
-                    self.stack.push(id);
+                    self.s.stack.push(id);
                 }
                 NONE => self.push_node(Node::None)?,
                 NEWTRUE => self.push_node(Node::Bool(true))?,
@@ -198,11 +198,11 @@ impl Machine<'_> {
                     let span = need!(self.span(n));
                     self.push_node(Node::Bytes(span))?;
                 }
-                EMPTY_LIST | EMPTY_SET => self.new_list(self.stack.len())?,
+                EMPTY_LIST | EMPTY_SET => self.new_list(self.s.stack.len())?,
                 EMPTY_TUPLE => self.push_node(Node::Tuple(Span::of(0..0)))?,
                 EMPTY_DICT => {
                     let dict = self.new_dict()?;
-                    self.stack.push(dict);
+                    self.s.stack.push(dict);
                 }
                 LIST | FROZENSET => {
                     let at = self.pop_mark()?;
@@ -216,57 +216,60 @@ impl Machine<'_> {
                     let at = self.pop_mark()?;
                     let dict = self.new_dict()?;
                     self.extend_dict(dict, at)?;
-                    self.stack.push(dict);
+                    self.s.stack.push(dict);
                 }
                 TUPLE1 | TUPLE2 | TUPLE3 => {
                     let n = usize::from(op - TUPLE1 + 1);
                     let from = self
+                        .s
                         .stack
                         .len()
                         .checked_sub(n)
                         .ok_or(self.err(ErrorKind::StackUnderflow))?;
-                    if self.stack[from..].contains(&MARK_ID) {
+                    if self.s.stack[from..].contains(&MARK_ID) {
                         return Err(self.err(ErrorKind::StackUnderflow));
                     }
                     self.tuple_from(from)?;
                 }
                 APPEND => {
                     let from = self
+                        .s
                         .stack
                         .len()
                         .checked_sub(1)
                         .ok_or(self.err(ErrorKind::StackUnderflow))?;
-                    if self.stack[from] == MARK_ID || from == 0 {
+                    if self.s.stack[from] == MARK_ID || from == 0 {
                         return Err(self.err(ErrorKind::StackUnderflow));
                     }
-                    let list = self.stack[from - 1];
+                    let list = self.s.stack[from - 1];
                     self.extend_list(list, from)?;
                 }
                 APPENDS | ADDITEMS => {
                     let at = self.pop_mark()?;
                     let list = *at
                         .checked_sub(1)
-                        .and_then(|i| self.stack.get(i))
+                        .and_then(|i| self.s.stack.get(i))
                         .ok_or(self.err(ErrorKind::StackUnderflow))?;
                     self.extend_list(list, at)?;
                 }
                 SETITEM => {
                     let from = self
+                        .s
                         .stack
                         .len()
                         .checked_sub(2)
                         .ok_or(self.err(ErrorKind::StackUnderflow))?;
-                    if self.stack[from..].contains(&MARK_ID) || from == 0 {
+                    if self.s.stack[from..].contains(&MARK_ID) || from == 0 {
                         return Err(self.err(ErrorKind::StackUnderflow));
                     }
-                    let dict = self.stack[from - 1];
+                    let dict = self.s.stack[from - 1];
                     self.extend_dict(dict, from)?;
                 }
                 SETITEMS => {
                     let at = self.pop_mark()?;
                     let dict = *at
                         .checked_sub(1)
-                        .and_then(|i| self.stack.get(i))
+                        .and_then(|i| self.s.stack.get(i))
                         .ok_or(self.err(ErrorKind::StackUnderflow))?;
                     self.extend_dict(dict, at)?;
                 }
@@ -299,7 +302,7 @@ impl Machine<'_> {
                     self.top()?;
                 }
                 MEMOIZE => {
-                    let index = self.memo.len();
+                    let index = self.s.memo.len();
                     self.memo_put(index)?;
                 }
                 BINPUT => {

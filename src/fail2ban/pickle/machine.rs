@@ -61,6 +61,20 @@ pub(super) struct Machine<'a> {
     pub(super) pos: usize,
     /// Offset of the opcode being run (for errors).
     pub(super) at: usize,
+    /// Nodes, edges, containers, stack and memo: kept by a `Decoder` for the next pickle.
+    pub(super) s: Scratch,
+    pub(super) others: Vec<Value>,
+    pub(super) marks: usize,
+    /// The protocol `PROTO` declared (0 without one): Python 2 names are mapped below 3.
+    pub(super) proto: u8,
+}
+
+/// `Ok(None)` inside the machine: the input ends early.
+pub(super) type Step<T> = Result<Option<T>, Error>;
+
+/// The machine's buffers; between two decodes empty, with the capacity the last ones grew to.
+#[derive(Default)]
+pub(super) struct Scratch {
     pub(super) nodes: Vec<Node>,
     /// Children of tuples, in ranges.
     pub(super) edges: Vec<u32>,
@@ -68,26 +82,8 @@ pub(super) struct Machine<'a> {
     pub(super) lists: Pool<u32>,
     /// Key and value ids of each dict.
     pub(super) dicts: Pool<(u32, u32)>,
-    pub(super) others: Vec<Value>,
     pub(super) stack: Vec<u32>,
-    pub(super) marks: usize,
-    /// The protocol `PROTO` declared (0 without one): Python 2 names are mapped below 3.
-    pub(super) proto: u8,
     pub(super) memo: Vec<u32>,
-}
-
-/// `Ok(None)` inside the machine: the input ends early.
-pub(super) type Step<T> = Result<Option<T>, Error>;
-
-/// The machine's buffers between two decodes: empty, with the capacity the last ones grew to.
-#[derive(Default)]
-pub(super) struct Scratch {
-    nodes: Vec<Node>,
-    edges: Vec<u32>,
-    lists: Pool<u32>,
-    dicts: Pool<(u32, u32)>,
-    stack: Vec<u32>,
-    memo: Vec<u32>,
 }
 
 impl Scratch {
@@ -145,62 +141,34 @@ impl<T> std::ops::IndexMut<u32> for Pool<T> {
 }
 
 impl<'a> Machine<'a> {
-    /// A machine for `buf`, in the buffers of `scratch`.
-    pub(super) fn new(buf: &'a [u8], scratch: Scratch) -> Self {
-        let Scratch {
-            mut nodes,
-            mut edges,
-            lists,
-            dicts,
-            stack,
-            mut memo,
-        } = scratch;
+    /// A machine for `buf`, in the buffers of `s`.
+    pub(super) fn new(buf: &'a [u8], mut s: Scratch) -> Self {
         // fail2ban's ban lists spend ~21 bytes per IP on 2 nodes, 1 edge and 3 memo entries:
         // room for them up front saves growing (and copying) the buffers as they fill.
-        nodes.reserve(buf.len() / 8);
-        edges.reserve(buf.len() / 16);
-        memo.reserve(buf.len() / 6);
+        s.nodes.reserve(buf.len() / 8);
+        s.edges.reserve(buf.len() / 16);
+        s.memo.reserve(buf.len() / 6);
         Machine {
             buf,
             pos: 0,
             at: 0,
-            nodes,
-            edges,
-            lists,
-            dicts,
+            s,
             others: Vec::new(),
-            stack,
             marks: 0,
             proto: 0,
-            memo,
         }
     }
 
     /// The buffers, emptied, for the next machine.
     pub(super) fn into_scratch(self) -> Scratch {
-        let Machine {
-            mut nodes,
-            mut edges,
-            mut lists,
-            mut dicts,
-            mut stack,
-            mut memo,
-            ..
-        } = self;
-        nodes.clear();
-        edges.clear();
-        lists.used = 0;
-        dicts.used = 0;
-        stack.clear();
-        memo.clear();
-        Scratch {
-            nodes,
-            edges,
-            lists,
-            dicts,
-            stack,
-            memo,
-        }
+        let mut s = self.s;
+        s.nodes.clear();
+        s.edges.clear();
+        s.lists.used = 0;
+        s.dicts.used = 0;
+        s.stack.clear();
+        s.memo.clear();
+        s
     }
 
     /// Build the tree of `root` (after `run`).
@@ -270,12 +238,12 @@ impl<'a> Machine<'a> {
 
     #[inline(always)]
     pub(super) fn push_node(&mut self, node: Node) -> Result<(), Error> {
-        let id = u32::try_from(self.nodes.len())
+        let id = u32::try_from(self.s.nodes.len())
             .ok()
             .filter(|&id| id != MARK_ID)
             .ok_or(self.err(ErrorKind::TooLarge))?;
-        self.stack.push(id);
-        self.nodes.push(node);
+        self.s.stack.push(id);
+        self.s.nodes.push(node);
         Ok(())
     }
 
@@ -286,7 +254,7 @@ impl<'a> Machine<'a> {
     }
 
     pub(super) fn new_dict(&mut self) -> Result<u32, Error> {
-        let added = self.dicts.add();
+        let added = self.s.dicts.add();
         let index = self.index(added)?;
         self.push_node(Node::Dict(index))?;
         self.pop()
@@ -314,9 +282,9 @@ impl<'a> Machine<'a> {
 
     /// A list of the stack entries from `from` on.
     pub(super) fn new_list(&mut self, from: usize) -> Result<(), Error> {
-        let added = self.lists.add();
+        let added = self.s.lists.add();
         let index = self.index(added)?;
-        let Machine { lists, stack, .. } = self;
+        let Scratch { lists, stack, .. } = &mut self.s;
         lists[index].extend_from_slice(&stack[from..]);
         stack.truncate(from);
         self.push_node(Node::List(index))
@@ -324,7 +292,7 @@ impl<'a> Machine<'a> {
 
     #[inline(always)]
     pub(super) fn pop(&mut self) -> Result<u32, Error> {
-        match self.stack.pop() {
+        match self.s.stack.pop() {
             Some(MARK_ID) | None => Err(self.err(ErrorKind::StackUnderflow)),
             Some(id) => Ok(id),
         }
@@ -333,13 +301,14 @@ impl<'a> Machine<'a> {
     /// Remove the topmost mark: where it was, where the entries above it now start.
     pub(super) fn pop_mark(&mut self) -> Result<usize, Error> {
         let at = self.mark_at()?;
-        self.stack.remove(at);
+        self.s.stack.remove(at);
         self.marks -= 1;
         Ok(at)
     }
 
     pub(super) fn mark_at(&self) -> Result<usize, Error> {
-        self.stack
+        self.s
+            .stack
             .iter()
             .rposition(|&id| id == MARK_ID)
             .ok_or(self.err(ErrorKind::NoMark))
@@ -347,7 +316,7 @@ impl<'a> Machine<'a> {
 
     #[inline(always)]
     pub(super) fn top(&self) -> Result<u32, Error> {
-        match self.stack.last() {
+        match self.s.stack.last() {
             Some(&MARK_ID) | None => Err(self.err(ErrorKind::StackUnderflow)),
             Some(&id) => Ok(id),
         }
@@ -366,13 +335,13 @@ impl<'a> Machine<'a> {
             return Err(self.err(ErrorKind::MemoTooLarge));
         }
         let id = self.top()?;
-        if index == self.memo.len() {
-            self.memo.push(id);
+        if index == self.s.memo.len() {
+            self.s.memo.push(id);
         } else {
-            if index > self.memo.len() {
-                self.memo.resize(index + 1, MARK_ID);
+            if index > self.s.memo.len() {
+                self.s.memo.resize(index + 1, MARK_ID);
             }
-            self.memo[index] = id;
+            self.s.memo[index] = id;
         }
         Ok(())
     }
@@ -380,14 +349,14 @@ impl<'a> Machine<'a> {
     /// Heap bytes the memo holds.
     #[cfg(test)]
     pub(super) fn memo_bytes(&self) -> usize {
-        self.memo.capacity() * std::mem::size_of::<u32>()
+        self.s.memo.capacity() * std::mem::size_of::<u32>()
     }
 
     #[inline(always)]
     pub(super) fn memo_get(&mut self, index: usize) -> Result<(), Error> {
-        match self.memo.get(index) {
+        match self.s.memo.get(index) {
             Some(&id) if id != MARK_ID => {
-                self.stack.push(id);
+                self.s.stack.push(id);
                 Ok(())
             }
             _ => Err(self.err(ErrorKind::BadMemoRef)),
@@ -396,9 +365,9 @@ impl<'a> Machine<'a> {
 
     /// Move the stack entries from `from` on into the list `list`.
     pub(super) fn extend_list(&mut self, list: u32, from: usize) -> Result<(), Error> {
-        match self.nodes.get(list as usize) {
+        match self.s.nodes.get(list as usize) {
             Some(&Node::List(index)) => {
-                let Machine { lists, stack, .. } = self;
+                let Scratch { lists, stack, .. } = &mut self.s;
                 lists[index].extend_from_slice(&stack[from..]);
                 stack.truncate(from);
                 Ok(())
@@ -408,12 +377,12 @@ impl<'a> Machine<'a> {
     }
 
     pub(super) fn extend_dict(&mut self, dict: u32, from: usize) -> Result<(), Error> {
-        if !(self.stack.len() - from).is_multiple_of(2) {
+        if !(self.s.stack.len() - from).is_multiple_of(2) {
             return Err(self.err(ErrorKind::StackUnderflow));
         }
-        match self.nodes.get(dict as usize) {
+        match self.s.nodes.get(dict as usize) {
             Some(&Node::Dict(index)) => {
-                let Machine { dicts, stack, .. } = self;
+                let Scratch { dicts, stack, .. } = &mut self.s;
                 let v = &mut dicts[index];
                 v.extend(stack[from..].chunks_exact(2).map(|kv| (kv[0], kv[1])));
                 stack.truncate(from);
@@ -425,10 +394,10 @@ impl<'a> Machine<'a> {
 
     /// A tuple of the stack entries from `from` on.
     pub(super) fn tuple_from(&mut self, from: usize) -> Result<(), Error> {
-        let start = self.edges.len();
-        self.edges.extend_from_slice(&self.stack[from..]);
-        self.stack.truncate(from);
-        let span = Span::of(start..self.edges.len());
+        let start = self.s.edges.len();
+        self.s.edges.extend_from_slice(&self.s.stack[from..]);
+        self.s.stack.truncate(from);
+        let span = Span::of(start..self.s.edges.len());
         self.push_node(Node::Tuple(span))
     }
 
@@ -447,11 +416,11 @@ impl<'a> Machine<'a> {
     /// per ban list, is that str itself (what `build` would make of the call), not a new node.
     pub(super) fn call(&mut self, callable: u32, args: u32) -> Result<(), Error> {
         if let (Node::StrClass, Node::Tuple(span)) =
-            (self.nodes[callable as usize], self.nodes[args as usize])
+            (self.s.nodes[callable as usize], self.s.nodes[args as usize])
         {
-            if let [arg] = self.edges[span.range()] {
-                if let Node::Str(_) = self.nodes[arg as usize] {
-                    self.stack.push(arg);
+            if let [arg] = self.s.edges[span.range()] {
+                if let Node::Str(_) = self.s.nodes[arg as usize] {
+                    self.s.stack.push(arg);
                     return Ok(());
                 }
             }
@@ -468,13 +437,13 @@ impl<'a> Machine<'a> {
     /// shape (or a limit is near); nothing changed, run the opcodes one by one.
     pub(super) fn str_call(&mut self, memo_index: u8) -> bool {
         const TAIL: [u8; 5] = [MEMOIZE, TUPLE1, MEMOIZE, REDUCE, MEMOIZE];
-        let Some(&class) = self.memo.get(usize::from(memo_index)) else {
+        let Some(&class) = self.s.memo.get(usize::from(memo_index)) else {
             return false;
         };
         let start = self.pos + 2;
         let (Some(&[SHORT_BINUNICODE, n]), true) = (
             self.buf.get(self.pos..start),
-            matches!(self.nodes.get(class as usize), Some(Node::StrClass)),
+            matches!(self.s.nodes.get(class as usize), Some(Node::StrClass)),
         ) else {
             return false;
         };
@@ -483,7 +452,7 @@ impl<'a> Machine<'a> {
         else {
             return false;
         };
-        let (str_id, memo) = (self.nodes.len(), self.memo.len());
+        let (str_id, memo) = (self.s.nodes.len(), self.s.memo.len());
         // `memo_put`'s checks for the first index (the next two follow from it), `push_node`'s
         // for the ids, and `utf8`'s: on any of them the opcodes run one by one and say why.
         if tail != TAIL
@@ -494,18 +463,18 @@ impl<'a> Machine<'a> {
         {
             return false;
         }
-        let (str_id, edge) = (str_id as u32, self.edges.len());
-        self.nodes.push(Node::Str(Span::of(start..end)));
-        self.edges.push(str_id);
-        self.nodes.push(Node::Tuple(Span::of(edge..edge + 1)));
-        self.memo.extend_from_slice(&[str_id, str_id + 1, str_id]);
-        self.stack.push(str_id);
+        let (str_id, edge) = (str_id as u32, self.s.edges.len());
+        self.s.nodes.push(Node::Str(Span::of(start..end)));
+        self.s.edges.push(str_id);
+        self.s.nodes.push(Node::Tuple(Span::of(edge..edge + 1)));
+        self.s.memo.extend_from_slice(&[str_id, str_id + 1, str_id]);
+        self.s.stack.push(str_id);
         self.pos = end + 5;
         true
     }
 
     pub(super) fn str_of(&self, id: u32) -> Result<String, Error> {
-        match self.nodes[id as usize] {
+        match self.s.nodes[id as usize] {
             Node::Str(span) => Ok(self.text_of(span).to_string()),
             _ => Err(self.err(ErrorKind::WrongType)),
         }
