@@ -56,10 +56,10 @@ impl Builder<'_, '_> {
             Node::Tuple(span) => Value::Tuple(self.build_all(&m.s.edges[span.range()], depth)?),
             Node::List(index) => Value::List(self.build_all(&m.s.lists[index], depth)?),
             Node::Dict(index) => {
-                let pairs = &m.s.dicts[index];
-                let mut out = Vec::with_capacity(pairs.len());
-                for &(k, v) in pairs {
-                    out.push((self.build(k, depth + 1)?, self.build(v, depth + 1)?));
+                let pairs = &m.s.lists[index];
+                let mut out = Vec::with_capacity(pairs.len() / 2);
+                for kv in pairs.chunks_exact(2) {
+                    out.push((self.build(kv[0], depth + 1)?, self.build(kv[1], depth + 1)?));
                 }
                 Value::Dict(out)
             }

@@ -28,7 +28,8 @@ pub(super) enum Node {
     /// Index into `Machine::lists` (lists grow after creation; keeping them out of line keeps
     /// every node small).
     List(u32),
-    /// Index into `Machine::dicts`.
+    /// Index into `Machine::lists` too: keys and values alternate (one pool for both keeps
+    /// the code small).
     Dict(u32),
     Call(u32, u32),
 }
@@ -78,10 +79,8 @@ pub(super) struct Scratch {
     pub(super) nodes: Vec<Node>,
     /// Children of tuples, in ranges.
     pub(super) edges: Vec<u32>,
-    /// Children of each list.
+    /// Children of each list; of each dict, keys and values alternating.
     pub(super) lists: Pool<u32>,
-    /// Key and value ids of each dict.
-    pub(super) dicts: Pool<(u32, u32)>,
     pub(super) stack: Vec<u32>,
     pub(super) memo: Vec<u32>,
 }
@@ -92,12 +91,7 @@ impl Scratch {
         fn of<T>(v: &Vec<T>) -> usize {
             v.capacity() * std::mem::size_of::<T>()
         }
-        of(&self.nodes)
-            + of(&self.edges)
-            + self.lists.bytes()
-            + self.dicts.bytes()
-            + of(&self.stack)
-            + of(&self.memo)
+        of(&self.nodes) + of(&self.edges) + self.lists.bytes() + of(&self.stack) + of(&self.memo)
     }
 }
 
@@ -165,7 +159,6 @@ impl<'a> Machine<'a> {
         s.nodes.clear();
         s.edges.clear();
         s.lists.used = 0;
-        s.dicts.used = 0;
         s.stack.clear();
         s.memo.clear();
         s
@@ -254,7 +247,7 @@ impl<'a> Machine<'a> {
     }
 
     pub(super) fn new_dict(&mut self) -> Result<u32, Error> {
-        let added = self.s.dicts.add();
+        let added = self.s.lists.add();
         let index = self.index(added)?;
         self.push_node(Node::Dict(index))?;
         self.pop()
@@ -365,26 +358,22 @@ impl<'a> Machine<'a> {
 
     /// Move the stack entries from `from` on into the list `list`.
     pub(super) fn extend_list(&mut self, list: u32, from: usize) -> Result<(), Error> {
-        match self.s.nodes.get(list as usize) {
-            Some(&Node::List(index)) => {
-                let Scratch { lists, stack, .. } = &mut self.s;
-                lists[index].extend_from_slice(&stack[from..]);
-                stack.truncate(from);
-                Ok(())
-            }
-            _ => Err(self.err(ErrorKind::WrongType)),
-        }
+        self.extend(list, from, false)
     }
 
+    /// Move the stack entries from `from` on, keys and values, into the dict `dict`.
     pub(super) fn extend_dict(&mut self, dict: u32, from: usize) -> Result<(), Error> {
         if !(self.s.stack.len() - from).is_multiple_of(2) {
             return Err(self.err(ErrorKind::StackUnderflow));
         }
-        match self.s.nodes.get(dict as usize) {
-            Some(&Node::Dict(index)) => {
-                let Scratch { dicts, stack, .. } = &mut self.s;
-                let v = &mut dicts[index];
-                v.extend(stack[from..].chunks_exact(2).map(|kv| (kv[0], kv[1])));
+        self.extend(dict, from, true)
+    }
+
+    fn extend(&mut self, container: u32, from: usize, dict: bool) -> Result<(), Error> {
+        match (self.s.nodes.get(container as usize), dict) {
+            (Some(&Node::List(index)), false) | (Some(&Node::Dict(index)), true) => {
+                let Scratch { lists, stack, .. } = &mut self.s;
+                lists[index].extend_from_slice(&stack[from..]);
                 stack.truncate(from);
                 Ok(())
             }
