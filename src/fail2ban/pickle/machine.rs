@@ -315,8 +315,8 @@ impl<'a> Machine<'a> {
         }
     }
 
-    pub(super) fn text(&self, bytes: &[u8]) -> Result<String, Error> {
-        String::from_utf8(bytes.to_vec()).map_err(|_| self.err(ErrorKind::InvalidUtf8))
+    pub(super) fn text(&self, bytes: &'a [u8]) -> Result<&'a str, Error> {
+        std::str::from_utf8(bytes).map_err(|_| self.err(ErrorKind::InvalidUtf8))
     }
 
     #[inline(always)]
@@ -390,15 +390,15 @@ impl<'a> Machine<'a> {
         self.push_node(Node::Tuple(span))
     }
 
-    pub(super) fn global(&mut self, module: String, name: String) -> Result<(), Error> {
-        let (module, name) = match python3_name(self.proto, &module, &name) {
-            Some((module, name)) => (module.to_string(), name),
-            None => (module, name),
-        };
-        if module == "builtins" && name == "str" {
+    pub(super) fn global(&mut self, module: &str, name: &str) -> Result<(), Error> {
+        let (module, name) = python3_name(self.proto, module, name).unwrap_or((module, name));
+        if (module, name) == ("builtins", "str") {
             return self.push_node(Node::StrClass);
         }
-        self.push(Value::Global(Box::new(Global { module, name })))
+        self.push(Value::Global(Box::new(Global {
+            module: module.into(),
+            name: name.into(),
+        })))
     }
 
     /// `callable(*args)`. fail2ban's IPAddr, `builtins.str('203.0.113.5')`, thousands of times
@@ -462,9 +462,9 @@ impl<'a> Machine<'a> {
         true
     }
 
-    pub(super) fn str_of(&self, id: u32) -> Result<String, Error> {
+    pub(super) fn str_of(&self, id: u32) -> Result<&'a str, Error> {
         match self.s.nodes[id as usize] {
-            Node::Str(span) => Ok(self.text_of(span).to_string()),
+            Node::Str(span) => Ok(self.text_of(span)),
             _ => Err(self.err(ErrorKind::WrongType)),
         }
     }
