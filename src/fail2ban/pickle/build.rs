@@ -239,38 +239,21 @@ pub(super) fn int_from_le(b: &[u8]) -> Result<Value, ErrorKind> {
         return Err(ErrorKind::IntTooLarge);
     }
     let b = &b[..(significant + 1).min(b.len())];
-    // Magnitude: two's complement negation for negatives.
-    let mut mag: Vec<u8> = b.to_vec();
-    if negative {
-        let mut carry = true;
-        for byte in mag.iter_mut() {
-            *byte = !*byte;
-            if carry {
-                let (v, c) = byte.overflowing_add(1);
-                *byte = v;
-                carry = c;
-            }
-        }
-    }
-    // Repeated division by 10^9 over big-endian u32 limbs.
-    let mut limbs: Vec<u32> = mag
-        .chunks(4)
-        .rev()
-        .map(|c| {
-            let mut w = [0u8; 4];
-            w[..c.len()].copy_from_slice(c);
-            u32::from_le_bytes(w)
-        })
-        .collect();
+    // Limbs of nine decimal digits, least significant first, by Horner's rule from the most
+    // significant byte. A negative's magnitude is its complement plus one, the one added with
+    // the last byte.
     let mut parts: Vec<u32> = Vec::new();
-    while limbs.iter().any(|&l| l != 0) {
-        let mut rem: u64 = 0;
-        for l in limbs.iter_mut() {
-            let cur = (rem << 32) | u64::from(*l);
-            *l = (cur / 1_000_000_000) as u32;
-            rem = cur % 1_000_000_000;
+    for (i, &byte) in b.iter().enumerate().rev() {
+        let byte = if negative { !byte } else { byte };
+        let mut carry = u64::from(byte) + u64::from(negative && i == 0);
+        for part in parts.iter_mut() {
+            let v = u64::from(*part) * 256 + carry;
+            *part = (v % 1_000_000_000) as u32;
+            carry = v / 1_000_000_000;
         }
-        parts.push(rem as u32);
+        if carry > 0 {
+            parts.push(carry as u32);
+        }
     }
     let mut text = String::from(if negative { "-" } else { "" });
     for (i, p) in parts.iter().rev().enumerate() {

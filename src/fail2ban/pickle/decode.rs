@@ -381,6 +381,32 @@ mod tests {
         );
         let p = [PROTO, 2, LONG1, 2, 0xff, 0x7f, STOP];
         assert_eq!(decode(&p).unwrap().unwrap().0, Value::Int(32767));
+        // Carries across bytes and limbs, both signs (the bytes of CPython's int.to_bytes).
+        for (bytes, text) in [
+            (
+                &[255, 255, 255, 255, 255, 255, 255, 255, 255, 0][..],
+                "4722366482869645213695",
+            ),
+            (&[0, 0, 0, 0, 0, 0, 0, 0, 0, 255], "-4722366482869645213696"),
+            (
+                &[255, 255, 255, 255, 255, 255, 255, 255, 254],
+                "-18446744073709551617",
+            ),
+            (&[1, 0, 0, 0, 0, 0, 0, 0, 191], "-1199038364791120855039"),
+            (
+                &[0, 0, 0, 64, 234, 237, 116, 70, 208, 156, 44, 159, 12],
+                "1000000000000000000000000000000",
+            ),
+            (
+                &[0, 0, 0, 192, 21, 18, 139, 185, 47, 99, 211, 96, 243],
+                "-1000000000000000000000000000000",
+            ),
+        ] {
+            let mut p = vec![PROTO, 2, LONG1, bytes.len() as u8];
+            p.extend_from_slice(bytes);
+            p.push(STOP);
+            assert_eq!(decode(&p).unwrap().unwrap().0, Value::BigInt(text.into()));
+        }
     }
 
     /// Protocols 0 and 1 write ints as text; CPython refuses to read more than 4,300 digits.
