@@ -176,16 +176,18 @@ pub(super) fn python_string_literal(line: &[u8]) -> Option<String> {
                 i += 2;
             }
             b'0'..=b'7' => {
-                let end = (i + 2).min(body.len());
-                let digits = std::iter::once(c).chain(
-                    body[i..end]
-                        .iter()
-                        .copied()
-                        .take_while(|d| (b'0'..=b'7').contains(d)),
-                );
-                let digits: Vec<u8> = digits.collect();
-                i += digits.len() - 1;
-                out.push(u8::from_str_radix(std::str::from_utf8(&digits).ok()?, 8).ok()?);
+                // Up to three octal digits, `c` the first; above 0o377 is not a byte.
+                let mut v = u32::from(c - b'0');
+                for _ in 0..2 {
+                    match body.get(i) {
+                        Some(&d @ b'0'..=b'7') => {
+                            v = v * 8 + u32::from(d - b'0');
+                            i += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                out.push(u8::try_from(v).ok()?);
             }
             _ => {
                 out.push(b'\\');
@@ -212,9 +214,9 @@ pub(super) fn int_from_text(text: &str) -> Result<Value, ErrorKind> {
     Ok(match text.parse::<i64>() {
         Ok(n) => Value::Int(n),
         Err(_) => {
-            let trimmed = digits.trim_start_matches('0');
-            let sign = if text.starts_with('-') { "-" } else { "" };
-            Value::BigInt(format!("{sign}{trimmed}"))
+            let mut big = String::from(if text.starts_with('-') { "-" } else { "" });
+            big.push_str(digits.trim_start_matches('0'));
+            Value::BigInt(big)
         }
     })
 }

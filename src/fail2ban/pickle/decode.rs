@@ -409,6 +409,17 @@ mod tests {
         }
     }
 
+    /// Python 2's protocol 0 writes a str as its quoted repr, escapes and all.
+    #[test]
+    fn quoted_python2_strings_read_their_escapes() {
+        let p = b"S'a\\101\\7b\\x41\\n\\'\\q'\n.";
+        let want = Value::Str("aA\u{7}bA\n'\\q".into());
+        assert_eq!(decode(p).unwrap().unwrap().0, want);
+        // An octal escape above 0o377 is no byte.
+        let err = decode(b"S'\\400'\n.").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidUtf8);
+    }
+
     /// Protocols 0 and 1 write ints as text; CPython refuses to read more than 4,300 digits.
     #[test]
     fn int_text_beyond_4300_digits_is_refused() {

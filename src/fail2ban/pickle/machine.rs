@@ -124,13 +124,13 @@ impl<T> Pool<T> {
 impl<T> std::ops::Index<u32> for Pool<T> {
     type Output = Vec<T>;
     fn index(&self, index: u32) -> &Vec<T> {
-        &self.vecs[..self.used][index as usize]
+        &self.vecs[index as usize]
     }
 }
 
 impl<T> std::ops::IndexMut<u32> for Pool<T> {
     fn index_mut(&mut self, index: u32) -> &mut Vec<T> {
-        &mut self.vecs[..self.used][index as usize]
+        &mut self.vecs[index as usize]
     }
 }
 
