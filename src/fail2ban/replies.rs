@@ -23,7 +23,7 @@ impl fmt::Display for ServerError {
             .args
             .iter()
             .map(|a| match a {
-                Value::Str(s) => format!("'{s}'"),
+                Value::Str(s) => format!("'{}'", s.as_str()),
                 other => crate::pyjson::to_json(other).to_string(),
             })
             .collect();

@@ -64,12 +64,19 @@ impl Builder<'_, '_> {
                 Value::Dict(out)
             }
             Node::Call(callable, args) => {
-                let callable = self.build(callable, depth + 1)?;
-                let args = match self.build(args, depth + 1)? {
+                let mut args = match self.build(args, depth + 1)? {
                     Value::Tuple(a) | Value::List(a) => a,
                     other => vec![other],
                 };
-                simplify_call(callable, args)
+                // `builtins.str(x)` with one str argument is that str (fail2ban's `IPAddr`;
+                // `Machine::call` already took those whose str it read as UTF-8).
+                if let (Node::StrClass, [Value::Str(_)]) =
+                    (m.s.nodes[callable as usize], args.as_slice())
+                {
+                    return Ok(args.pop().unwrap_or(Value::None));
+                }
+                let callable = self.build(callable, depth + 1)?;
+                Value::Call(Box::new(Call { callable, args }))
             }
         })
     }
@@ -106,20 +113,6 @@ impl Builder<'_, '_> {
     fn str(&self, span: Span) -> Result<Text, Error> {
         Text::from_checked_in(self.m.buf, span.range()).ok_or(self.err(ErrorKind::InvalidUtf8))
     }
-}
-
-/// `builtins.str(x)` with one str argument is that str (fail2ban's `IPAddr`).
-fn simplify_call(callable: Value, mut args: Vec<Value>) -> Value {
-    if let Value::Global(g) = &callable {
-        if g.module == "builtins"
-            && g.name == "str"
-            && args.len() == 1
-            && matches!(args[0], Value::Str(_))
-        {
-            return args.pop().unwrap_or(Value::None);
-        }
-    }
-    Value::Call(Box::new(Call { callable, args }))
 }
 
 /// Python 2 byte strings: UTF-8 when they are, else Latin-1 (as `encoding='latin1'` would).
