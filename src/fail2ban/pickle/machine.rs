@@ -25,10 +25,10 @@ pub(super) enum Node {
     /// class references).
     Other(u32),
     Tuple(Span),
-    /// Index into `Machine::lists` (lists grow after creation; keeping them out of line keeps
+    /// Index into `Scratch::lists` (lists grow after creation; keeping them out of line keeps
     /// every node small).
     List(u32),
-    /// Index into `Machine::lists` too: keys and values alternate (one pool for both keeps
+    /// Index into `Scratch::lists` too: keys and values alternate (one pool for both keeps
     /// the code small).
     Dict(u32),
     Call(u32, u32),
