@@ -451,7 +451,7 @@ impl<'a> Machine<'a> {
         self.s.nodes.push(Node::Str(Span::of(start..end)));
         self.s.edges.push(str_id);
         self.s.nodes.push(Node::Tuple(Span::of(edge..edge + 1)));
-        self.s.memo.extend_from_slice(&[str_id, str_id + 1, str_id]);
+        self.s.memo.extend([str_id, str_id + 1, str_id]);
         self.s.stack.push(str_id);
         self.pos = end + 5;
         true
