@@ -448,9 +448,12 @@ impl<'a> Machine<'a> {
             return false;
         }
         let (str_id, edge) = (str_id as u32, self.s.edges.len());
-        self.s.nodes.push(Node::Str(Span::of(start..end)));
+        // (Arrays, not pushes one by one: each push is a call at `opt-level = "z"`.)
+        self.s.nodes.extend([
+            Node::Str(Span::of(start..end)),
+            Node::Tuple(Span::of(edge..edge + 1)),
+        ]);
         self.s.edges.push(str_id);
-        self.s.nodes.push(Node::Tuple(Span::of(edge..edge + 1)));
         self.s.memo.extend([str_id, str_id + 1, str_id]);
         self.s.stack.push(str_id);
         self.pos = end + 5;
