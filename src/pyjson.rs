@@ -22,7 +22,8 @@ pub fn write(out: &mut Vec<u8>, value: &Value) {
         Value::None => out.extend_from_slice(b"null"),
         Value::Bool(b) => json::bool(out, *b),
         Value::Int(n) => json::int(out, *n),
-        Value::BigInt(s) | Value::Str(s) => json::str(out, s),
+        Value::BigInt(s) => json::str(out, s),
+        Value::Str(s) => json::str(out, s.as_str()),
         Value::Float(f) if f.is_finite() => out.extend_from_slice(python_float_repr(*f).as_bytes()),
         Value::Float(_) => out.extend_from_slice(b"null"),
         Value::Bytes(b) => json::str(out, &String::from_utf8_lossy(b)),
@@ -106,7 +107,7 @@ pub fn server_error(out: &mut Vec<u8>, e: &ServerError) {
 /// A dict key as JSON object key text, as Python's `json.dumps` writes it.
 fn key_text(key: &Value) -> String {
     match key {
-        Value::Str(s) => s.clone(),
+        Value::Str(s) => s.to_string(),
         Value::None => "null".into(),
         Value::Bool(b) => b.to_string(),
         Value::Int(n) => n.to_string(),

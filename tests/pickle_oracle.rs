@@ -407,7 +407,12 @@ fn the_ban_list_reader_agrees_with_the_full_decode_on_every_captured_reply() {
         if let Ok(lines) = read_strings(&pickle[..used]) {
             let want = Value::Tuple(vec![
                 Value::Int(0),
-                Value::List(lines.into_iter().map(Value::Str).collect()),
+                Value::List(
+                    lines
+                        .into_iter()
+                        .map(|l| Value::Str(l.as_str().into()))
+                        .collect(),
+                ),
             ]);
             assert_eq!(full, want, "{}", path.display());
             fast += 1;

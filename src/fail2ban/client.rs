@@ -81,6 +81,8 @@ pub struct Client<T> {
     in_flight: Option<InFlight<T>>,
     /// The reply being read; never grows beyond `max_reply` + one chunk.
     reply: Vec<u8>,
+    /// Decodes every reply in the same buffers (the next `status` poll reuses them).
+    decoder: pickle::Decoder,
     /// Commands written to fail2ban since start (observable coalescing).
     pub commands_sent: u64,
     /// Failed connects since start (`f2b_errors{type="socket_conn"}`).
@@ -101,6 +103,7 @@ impl<T> Client<T> {
             queue: VecDeque::new(),
             in_flight: None,
             reply: Vec::new(),
+            decoder: pickle::Decoder::default(),
             commands_sent: 0,
             connect_errors: 0,
             request_errors: 0,
@@ -351,7 +354,9 @@ impl<T> Client<T> {
         if self.reply.ends_with(TERMINATOR) {
             let read = match framed {
                 Some(end) => end.map(|end| end.map(|used| (None, used))),
-                None => pickle::decode(&self.reply)
+                None => self
+                    .decoder
+                    .decode(&self.reply)
                     .map(|done| done.map(|(value, used)| (Some(value), used))),
             };
             match read {

@@ -23,7 +23,7 @@ impl fmt::Display for ServerError {
             .args
             .iter()
             .map(|a| match a {
-                Value::Str(s) => format!("'{s}'"),
+                Value::Str(s) => format!("'{}'", s.as_str()),
                 other => crate::pyjson::to_json(other),
             })
             .collect();
@@ -175,7 +175,7 @@ fn count(v: &Value) -> Result<u64, ShapeError> {
 
 pub fn string(v: &Value) -> Result<String, ShapeError> {
     match v {
-        Value::Str(s) => Ok(s.clone()),
+        Value::Str(s) => Ok(s.to_string()),
         other => Err(shape("a string", other)),
     }
 }

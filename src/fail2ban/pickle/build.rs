@@ -2,7 +2,7 @@
 //! number encodings (Python 2 strings, raw-unicode-escape, quoted literals, decimal and
 //! little-endian ints).
 
-use super::machine::{Machine, Node};
+use super::machine::{Machine, Node, Span};
 use super::*;
 
 /// Turns the arena into a tree. The arena is only read, so a node reached twice (a shared
@@ -29,49 +29,54 @@ impl Builder<'_, '_> {
             return Err(self.err(ErrorKind::TooDeep));
         }
         let m = self.m;
-        let node = m.nodes[id as usize];
+        let node = m.s.nodes[id as usize];
         let text = match node {
             Node::Str(span) | Node::Py2Str(span) | Node::Bytes(span) => span.range().len(),
             Node::Other(index) => match &m.others[index as usize] {
-                Value::Str(s) | Value::BigInt(s) => s.len(),
+                Value::Str(s) => s.len(),
+                Value::BigInt(s) => s.len(),
                 Value::Global(g) => g.module.len() + g.name.len(),
                 _ => 0,
             },
             _ => 0,
         };
-        self.left = self
-            .left
-            .checked_sub(1 + text)
-            .ok_or(self.err(ErrorKind::TooLarge))?;
+        self.take(1 + text)?;
         Ok(match node {
             Node::None => Value::None,
             Node::Bool(b) => Value::Bool(b),
             Node::Int(n) => Value::Int(n),
-            Node::Str(span) => Value::Str(m.text_of(span).to_string()),
-            Node::Py2Str(span) => Value::Str(latin1_or_utf8(&m.buf[span.range()])),
+            Node::Str(span) => Value::Str(self.str(span)?),
+            Node::Py2Str(span) => Value::Str(latin1_or_utf8(&m.buf[span.range()]).as_str().into()),
             Node::Bytes(span) => Value::Bytes(m.buf[span.range()].to_vec()),
             Node::StrClass => Value::Global(Box::new(Global {
                 module: "builtins".into(),
                 name: "str".into(),
             })),
             Node::Other(index) => m.others[index as usize].clone(),
-            Node::Tuple(span) => Value::Tuple(self.build_all(&m.edges[span.range()], depth)?),
-            Node::List(index) => Value::List(self.build_all(&m.lists[index as usize], depth)?),
+            Node::Tuple(span) => Value::Tuple(self.build_all(&m.s.edges[span.range()], depth)?),
+            Node::List(index) => Value::List(self.build_all(&m.s.lists[index], depth)?),
             Node::Dict(index) => {
-                let pairs = &m.dicts[index as usize];
-                let mut out = Vec::with_capacity(pairs.len());
-                for &(k, v) in pairs {
-                    out.push((self.build(k, depth + 1)?, self.build(v, depth + 1)?));
+                let pairs = &m.s.lists[index];
+                let mut out = Vec::with_capacity(pairs.len() / 2);
+                for kv in pairs.chunks_exact(2) {
+                    out.push((self.build(kv[0], depth + 1)?, self.build(kv[1], depth + 1)?));
                 }
                 Value::Dict(out)
             }
             Node::Call(callable, args) => {
-                let callable = self.build(callable, depth + 1)?;
-                let args = match self.build(args, depth + 1)? {
+                let mut args = match self.build(args, depth + 1)? {
                     Value::Tuple(a) | Value::List(a) => a,
                     other => vec![other],
                 };
-                simplify_call(callable, args)
+                // `builtins.str(x)` with one str argument is that str (fail2ban's `IPAddr`;
+                // `Machine::call` already took those whose str it read as UTF-8).
+                if let (Node::StrClass, [Value::Str(_)]) =
+                    (m.s.nodes[callable as usize], args.as_slice())
+                {
+                    return Ok(args.pop().unwrap_or(Value::None));
+                }
+                let callable = self.build(callable, depth + 1)?;
+                Value::Call(Box::new(Call { callable, args }))
             }
         })
     }
@@ -79,24 +84,35 @@ impl Builder<'_, '_> {
     fn build_all(&mut self, ids: &[u32], depth: usize) -> Result<Vec<Value>, Error> {
         let mut out = Vec::with_capacity(ids.len());
         for &id in ids {
-            out.push(self.build(id, depth + 1)?);
+            // A ban list's strings, built here rather than by a call to `build`: its
+            // `Result<Value>`, stored byte by byte and moved again at once, stalled the copy.
+            let value = match self.m.s.nodes[id as usize] {
+                Node::Str(span) => {
+                    self.take(1 + span.range().len())?;
+                    match Text::from_checked_in(self.m.buf, span.range()) {
+                        Some(text) => Value::Str(text),
+                        None => return Err(self.err(ErrorKind::InvalidUtf8)),
+                    }
+                }
+                _ => self.build(id, depth + 1)?,
+            };
+            out.push(value);
         }
         Ok(out)
     }
-}
 
-/// `builtins.str(x)` with one str argument is that str (fail2ban's `IPAddr`).
-fn simplify_call(callable: Value, mut args: Vec<Value>) -> Value {
-    if let Value::Global(g) = &callable {
-        if g.module == "builtins"
-            && g.name == "str"
-            && args.len() == 1
-            && matches!(args[0], Value::Str(_))
-        {
-            return args.pop().unwrap_or(Value::None);
-        }
+    /// Count `n` nodes plus bytes of text against `left`.
+    fn take(&mut self, n: usize) -> Result<(), Error> {
+        self.left = self
+            .left
+            .checked_sub(n)
+            .ok_or(self.err(ErrorKind::TooLarge))?;
+        Ok(())
     }
-    Value::Call(Box::new(Call { callable, args }))
+
+    fn str(&self, span: Span) -> Result<Text, Error> {
+        Text::from_checked_in(self.m.buf, span.range()).ok_or(self.err(ErrorKind::InvalidUtf8))
+    }
 }
 
 /// Python 2 byte strings: UTF-8 when they are, else Latin-1 (as `encoding='latin1'` would).
@@ -153,16 +169,18 @@ pub(super) fn python_string_literal(line: &[u8]) -> Option<String> {
                 i += 2;
             }
             b'0'..=b'7' => {
-                let end = (i + 2).min(body.len());
-                let digits = std::iter::once(c).chain(
-                    body[i..end]
-                        .iter()
-                        .copied()
-                        .take_while(|d| (b'0'..=b'7').contains(d)),
-                );
-                let digits: Vec<u8> = digits.collect();
-                i += digits.len() - 1;
-                out.push(u8::from_str_radix(std::str::from_utf8(&digits).ok()?, 8).ok()?);
+                // Up to three octal digits, `c` the first; above 0o377 is not a byte.
+                let mut v = u32::from(c - b'0');
+                for _ in 0..2 {
+                    match body.get(i) {
+                        Some(&d @ b'0'..=b'7') => {
+                            v = v * 8 + u32::from(d - b'0');
+                            i += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                out.push(u8::try_from(v).ok()?);
             }
             _ => {
                 out.push(b'\\');
@@ -189,9 +207,9 @@ pub(super) fn int_from_text(text: &str) -> Result<Value, ErrorKind> {
     Ok(match text.parse::<i64>() {
         Ok(n) => Value::Int(n),
         Err(_) => {
-            let trimmed = digits.trim_start_matches('0');
-            let sign = if text.starts_with('-') { "-" } else { "" };
-            Value::BigInt(format!("{sign}{trimmed}"))
+            let mut big = String::from(if text.starts_with('-') { "-" } else { "" });
+            big.push_str(digits.trim_start_matches('0'));
+            Value::BigInt(big)
         }
     })
 }
@@ -216,38 +234,21 @@ pub(super) fn int_from_le(b: &[u8]) -> Result<Value, ErrorKind> {
         return Err(ErrorKind::IntTooLarge);
     }
     let b = &b[..(significant + 1).min(b.len())];
-    // Magnitude: two's complement negation for negatives.
-    let mut mag: Vec<u8> = b.to_vec();
-    if negative {
-        let mut carry = true;
-        for byte in mag.iter_mut() {
-            *byte = !*byte;
-            if carry {
-                let (v, c) = byte.overflowing_add(1);
-                *byte = v;
-                carry = c;
-            }
-        }
-    }
-    // Repeated division by 10^9 over big-endian u32 limbs.
-    let mut limbs: Vec<u32> = mag
-        .chunks(4)
-        .rev()
-        .map(|c| {
-            let mut w = [0u8; 4];
-            w[..c.len()].copy_from_slice(c);
-            u32::from_le_bytes(w)
-        })
-        .collect();
+    // Limbs of nine decimal digits, least significant first, by Horner's rule from the most
+    // significant byte. A negative's magnitude is its complement plus one, the one added with
+    // the last byte.
     let mut parts: Vec<u32> = Vec::new();
-    while limbs.iter().any(|&l| l != 0) {
-        let mut rem: u64 = 0;
-        for l in limbs.iter_mut() {
-            let cur = (rem << 32) | u64::from(*l);
-            *l = (cur / 1_000_000_000) as u32;
-            rem = cur % 1_000_000_000;
+    for (i, &byte) in b.iter().enumerate().rev() {
+        let byte = if negative { !byte } else { byte };
+        let mut carry = u64::from(byte) + u64::from(negative && i == 0);
+        for part in parts.iter_mut() {
+            let v = u64::from(*part) * 256 + carry;
+            *part = (v % 1_000_000_000) as u32;
+            carry = v / 1_000_000_000;
         }
-        parts.push(rem as u32);
+        if carry > 0 {
+            parts.push(carry as u32);
+        }
     }
     let mut text = String::from(if negative { "-" } else { "" });
     for (i, p) in parts.iter().rev().enumerate() {

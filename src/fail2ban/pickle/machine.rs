@@ -25,10 +25,11 @@ pub(super) enum Node {
     /// class references).
     Other(u32),
     Tuple(Span),
-    /// Index into `Machine::lists` (lists grow after creation; keeping them out of line keeps
+    /// Index into `Scratch::lists` (lists grow after creation; keeping them out of line keeps
     /// every node small).
     List(u32),
-    /// Index into `Machine::dicts`.
+    /// Index into `Scratch::lists` too: keys and values alternate (one pool for both keeps
+    /// the code small).
     Dict(u32),
     Call(u32, u32),
 }
@@ -61,41 +62,101 @@ pub(super) struct Machine<'a> {
     pub(super) pos: usize,
     /// Offset of the opcode being run (for errors).
     pub(super) at: usize,
-    pub(super) nodes: Vec<Node>,
-    /// Children of tuples, in ranges.
-    pub(super) edges: Vec<u32>,
-    /// Children of each list.
-    pub(super) lists: Vec<Vec<u32>>,
-    /// Key and value ids of each dict.
-    pub(super) dicts: Vec<Vec<(u32, u32)>>,
+    /// Nodes, edges, containers, stack and memo: kept by a `Decoder` for the next pickle.
+    pub(super) s: Scratch,
     pub(super) others: Vec<Value>,
-    pub(super) stack: Vec<u32>,
     pub(super) marks: usize,
     /// The protocol `PROTO` declared (0 without one): Python 2 names are mapped below 3.
     pub(super) proto: u8,
-    pub(super) memo: Vec<u32>,
 }
 
 /// `Ok(None)` inside the machine: the input ends early.
 pub(super) type Step<T> = Result<Option<T>, Error>;
 
+/// The machine's buffers; between two decodes empty, with the capacity the last ones grew to.
+#[derive(Default)]
+pub(super) struct Scratch {
+    pub(super) nodes: Vec<Node>,
+    /// Children of tuples, in ranges.
+    pub(super) edges: Vec<u32>,
+    /// Children of each list; of each dict, keys and values alternating.
+    pub(super) lists: Pool<u32>,
+    pub(super) stack: Vec<u32>,
+    pub(super) memo: Vec<u32>,
+}
+
+impl Scratch {
+    /// Heap bytes held.
+    pub(super) fn bytes(&self) -> usize {
+        fn of<T>(v: &Vec<T>) -> usize {
+            v.capacity() * std::mem::size_of::<T>()
+        }
+        of(&self.nodes) + of(&self.edges) + self.lists.bytes() + of(&self.stack) + of(&self.memo)
+    }
+}
+
+/// Vecs handed out in order, and on the next decode cleared and handed out again instead of
+/// freed and allocated anew: a list's buffer, once grown to a ban list, stays grown.
+#[derive(Default)]
+pub(super) struct Pool<T> {
+    vecs: Vec<Vec<T>>,
+    /// `vecs[..used]` are in use; the rest wait, holding stale items, to be cleared.
+    used: usize,
+}
+
+impl<T> Pool<T> {
+    /// A new empty Vec: its index.
+    fn add(&mut self) -> usize {
+        match self.vecs.get_mut(self.used) {
+            Some(v) => v.clear(),
+            None => self.vecs.push(Vec::new()),
+        }
+        self.used += 1;
+        self.used - 1
+    }
+
+    fn bytes(&self) -> usize {
+        let items: usize = self.vecs.iter().map(Vec::capacity).sum();
+        self.vecs.capacity() * std::mem::size_of::<Vec<T>>() + items * std::mem::size_of::<T>()
+    }
+}
+
+impl<T> std::ops::Index<u32> for Pool<T> {
+    type Output = Vec<T>;
+    fn index(&self, index: u32) -> &Vec<T> {
+        &self.vecs[index as usize]
+    }
+}
+
+impl<T> std::ops::IndexMut<u32> for Pool<T> {
+    fn index_mut(&mut self, index: u32) -> &mut Vec<T> {
+        &mut self.vecs[index as usize]
+    }
+}
+
 impl<'a> Machine<'a> {
-    pub(super) fn new(buf: &'a [u8]) -> Self {
+    /// A machine for `buf`, in the buffers of `s`.
+    pub(super) fn new(buf: &'a [u8], s: Scratch) -> Self {
         Machine {
             buf,
             pos: 0,
             at: 0,
-            // fail2ban's ban lists spend ~19 bytes per IP on 3 nodes, 1 edge and 3 memo entries.
-            nodes: Vec::with_capacity(buf.len() / 6),
-            edges: Vec::with_capacity(buf.len() / 16),
-            lists: Vec::new(),
-            dicts: Vec::new(),
+            s,
             others: Vec::new(),
-            stack: Vec::new(),
             marks: 0,
             proto: 0,
-            memo: Vec::with_capacity(buf.len() / 6),
         }
+    }
+
+    /// The buffers, emptied, for the next machine.
+    pub(super) fn into_scratch(self) -> Scratch {
+        let mut s = self.s;
+        s.nodes.clear();
+        s.edges.clear();
+        s.lists.used = 0;
+        s.stack.clear();
+        s.memo.clear();
+        s
     }
 
     /// Build the tree of `root` (after `run`).
@@ -165,12 +226,12 @@ impl<'a> Machine<'a> {
 
     #[inline(always)]
     pub(super) fn push_node(&mut self, node: Node) -> Result<(), Error> {
-        let id = u32::try_from(self.nodes.len())
+        let id = u32::try_from(self.s.nodes.len())
             .ok()
             .filter(|&id| id != MARK_ID)
             .ok_or(self.err(ErrorKind::TooLarge))?;
-        self.stack.push(id);
-        self.nodes.push(node);
+        self.s.stack.push(id);
+        self.s.nodes.push(node);
         Ok(())
     }
 
@@ -181,8 +242,8 @@ impl<'a> Machine<'a> {
     }
 
     pub(super) fn new_dict(&mut self) -> Result<u32, Error> {
-        let index = self.index(self.dicts.len())?;
-        self.dicts.push(Vec::new());
+        let added = self.s.lists.add();
+        let index = self.index(added)?;
         self.push_node(Node::Dict(index))?;
         self.pop()
     }
@@ -207,31 +268,35 @@ impl<'a> Machine<'a> {
         self.push_node(Node::Str(span))
     }
 
-    pub(super) fn new_list(&mut self, items: Vec<u32>) -> Result<(), Error> {
-        let index = self.index(self.lists.len())?;
-        self.lists.push(items);
+    /// A list of the stack entries from `from` on.
+    pub(super) fn new_list(&mut self, from: usize) -> Result<(), Error> {
+        let added = self.s.lists.add();
+        let index = self.index(added)?;
+        let Scratch { lists, stack, .. } = &mut self.s;
+        lists[index].extend_from_slice(&stack[from..]);
+        stack.truncate(from);
         self.push_node(Node::List(index))
     }
 
     #[inline(always)]
     pub(super) fn pop(&mut self) -> Result<u32, Error> {
-        match self.stack.pop() {
+        match self.s.stack.pop() {
             Some(MARK_ID) | None => Err(self.err(ErrorKind::StackUnderflow)),
             Some(id) => Ok(id),
         }
     }
 
-    /// Ids above the topmost mark, removing them and the mark.
-    pub(super) fn pop_mark(&mut self) -> Result<Vec<u32>, Error> {
+    /// Remove the topmost mark: where it was, where the entries above it now start.
+    pub(super) fn pop_mark(&mut self) -> Result<usize, Error> {
         let at = self.mark_at()?;
-        let items = self.stack.split_off(at + 1);
-        self.stack.pop();
+        self.s.stack.remove(at);
         self.marks -= 1;
-        Ok(items)
+        Ok(at)
     }
 
     pub(super) fn mark_at(&self) -> Result<usize, Error> {
-        self.stack
+        self.s
+            .stack
             .iter()
             .rposition(|&id| id == MARK_ID)
             .ok_or(self.err(ErrorKind::NoMark))
@@ -239,14 +304,14 @@ impl<'a> Machine<'a> {
 
     #[inline(always)]
     pub(super) fn top(&self) -> Result<u32, Error> {
-        match self.stack.last() {
+        match self.s.stack.last() {
             Some(&MARK_ID) | None => Err(self.err(ErrorKind::StackUnderflow)),
             Some(&id) => Ok(id),
         }
     }
 
-    pub(super) fn text(&self, bytes: &[u8]) -> Result<String, Error> {
-        String::from_utf8(bytes.to_vec()).map_err(|_| self.err(ErrorKind::InvalidUtf8))
+    pub(super) fn text(&self, bytes: &'a [u8]) -> Result<&'a str, Error> {
+        std::str::from_utf8(bytes).map_err(|_| self.err(ErrorKind::InvalidUtf8))
     }
 
     #[inline(always)]
@@ -258,13 +323,13 @@ impl<'a> Machine<'a> {
             return Err(self.err(ErrorKind::MemoTooLarge));
         }
         let id = self.top()?;
-        if index == self.memo.len() {
-            self.memo.push(id);
+        if index == self.s.memo.len() {
+            self.s.memo.push(id);
         } else {
-            if index > self.memo.len() {
-                self.memo.resize(index + 1, MARK_ID);
+            if index > self.s.memo.len() {
+                self.s.memo.resize(index + 1, MARK_ID);
             }
-            self.memo[index] = id;
+            self.s.memo[index] = id;
         }
         Ok(())
     }
@@ -272,14 +337,14 @@ impl<'a> Machine<'a> {
     /// Heap bytes the memo holds.
     #[cfg(test)]
     pub(super) fn memo_bytes(&self) -> usize {
-        self.memo.capacity() * std::mem::size_of::<u32>()
+        self.s.memo.capacity() * std::mem::size_of::<u32>()
     }
 
     #[inline(always)]
     pub(super) fn memo_get(&mut self, index: usize) -> Result<(), Error> {
-        match self.memo.get(index) {
+        match self.s.memo.get(index) {
             Some(&id) if id != MARK_ID => {
-                self.stack.push(id);
+                self.s.stack.push(id);
                 Ok(())
             }
             _ => Err(self.err(ErrorKind::BadMemoRef)),
@@ -288,26 +353,22 @@ impl<'a> Machine<'a> {
 
     /// Move the stack entries from `from` on into the list `list`.
     pub(super) fn extend_list(&mut self, list: u32, from: usize) -> Result<(), Error> {
-        match self.nodes.get(list as usize) {
-            Some(&Node::List(index)) => {
-                let Machine { lists, stack, .. } = self;
-                lists[index as usize].extend_from_slice(&stack[from..]);
-                stack.truncate(from);
-                Ok(())
-            }
-            _ => Err(self.err(ErrorKind::WrongType)),
-        }
+        self.extend(list, from, false)
     }
 
+    /// Move the stack entries from `from` on, keys and values, into the dict `dict`.
     pub(super) fn extend_dict(&mut self, dict: u32, from: usize) -> Result<(), Error> {
-        if !(self.stack.len() - from).is_multiple_of(2) {
+        if !(self.s.stack.len() - from).is_multiple_of(2) {
             return Err(self.err(ErrorKind::StackUnderflow));
         }
-        match self.nodes.get(dict as usize) {
-            Some(&Node::Dict(index)) => {
-                let Machine { dicts, stack, .. } = self;
-                let v = &mut dicts[index as usize];
-                v.extend(stack[from..].chunks_exact(2).map(|kv| (kv[0], kv[1])));
+        self.extend(dict, from, true)
+    }
+
+    fn extend(&mut self, container: u32, from: usize, dict: bool) -> Result<(), Error> {
+        match (self.s.nodes.get(container as usize), dict) {
+            (Some(&Node::List(index)), false) | (Some(&Node::Dict(index)), true) => {
+                let Scratch { lists, stack, .. } = &mut self.s;
+                lists[index].extend_from_slice(&stack[from..]);
                 stack.truncate(from);
                 Ok(())
             }
@@ -317,33 +378,33 @@ impl<'a> Machine<'a> {
 
     /// A tuple of the stack entries from `from` on.
     pub(super) fn tuple_from(&mut self, from: usize) -> Result<(), Error> {
-        let start = self.edges.len();
-        self.edges.extend_from_slice(&self.stack[from..]);
-        self.stack.truncate(from);
-        let span = Span::of(start..self.edges.len());
+        let start = self.s.edges.len();
+        self.s.edges.extend_from_slice(&self.s.stack[from..]);
+        self.s.stack.truncate(from);
+        let span = Span::of(start..self.s.edges.len());
         self.push_node(Node::Tuple(span))
     }
 
-    pub(super) fn global(&mut self, module: String, name: String) -> Result<(), Error> {
-        let (module, name) = match python3_name(self.proto, &module, &name) {
-            Some((module, name)) => (module.to_string(), name),
-            None => (module, name),
-        };
-        if module == "builtins" && name == "str" {
+    pub(super) fn global(&mut self, module: &str, name: &str) -> Result<(), Error> {
+        let (module, name) = python3_name(self.proto, module, name).unwrap_or((module, name));
+        if (module, name) == ("builtins", "str") {
             return self.push_node(Node::StrClass);
         }
-        self.push(Value::Global(Box::new(Global { module, name })))
+        self.push(Value::Global(Box::new(Global {
+            module: module.into(),
+            name: name.into(),
+        })))
     }
 
     /// `callable(*args)`. fail2ban's IPAddr, `builtins.str('203.0.113.5')`, thousands of times
     /// per ban list, is that str itself (what `build` would make of the call), not a new node.
     pub(super) fn call(&mut self, callable: u32, args: u32) -> Result<(), Error> {
         if let (Node::StrClass, Node::Tuple(span)) =
-            (self.nodes[callable as usize], self.nodes[args as usize])
+            (self.s.nodes[callable as usize], self.s.nodes[args as usize])
         {
-            if let [arg] = self.edges[span.range()] {
-                if let Node::Str(_) = self.nodes[arg as usize] {
-                    self.stack.push(arg);
+            if let [arg] = self.s.edges[span.range()] {
+                if let Node::Str(_) = self.s.nodes[arg as usize] {
+                    self.s.stack.push(arg);
                     return Ok(());
                 }
             }
@@ -351,9 +412,57 @@ impl<'a> Machine<'a> {
         self.push_node(Node::Call(callable, args))
     }
 
-    pub(super) fn str_of(&self, id: u32) -> Result<String, Error> {
-        match self.nodes[id as usize] {
-            Node::Str(span) => Ok(self.text_of(span).to_string()),
+    /// fail2ban's `IPAddr` as CPython pickles it at protocols 4 and 5, 10,000 times in a big
+    /// `status` reply: `BINGET i` (the memoized `builtins.str`) `SHORT_BINUNICODE` text
+    /// `MEMOIZE TUPLE1 MEMOIZE REDUCE MEMOIZE`. Run here in one step, after `BINGET i`: the same
+    /// nodes, edge, memo entries and stack as the seven opcodes one by one would leave (the
+    /// call reduced to its str as in `call`), without six dispatches and their round trips of
+    /// the machine's state through memory, which were a third of the decode. `false`: not that
+    /// shape (or a limit is near); nothing changed, run the opcodes one by one.
+    pub(super) fn str_call(&mut self, memo_index: u8) -> bool {
+        const TAIL: [u8; 5] = [MEMOIZE, TUPLE1, MEMOIZE, REDUCE, MEMOIZE];
+        let Some(&class) = self.s.memo.get(usize::from(memo_index)) else {
+            return false;
+        };
+        let start = self.pos + 2;
+        let (Some(&[SHORT_BINUNICODE, n]), true) = (
+            self.buf.get(self.pos..start),
+            matches!(self.s.nodes.get(class as usize), Some(Node::StrClass)),
+        ) else {
+            return false;
+        };
+        let end = start + usize::from(n);
+        let (Some(text), Some(tail)) = (self.buf.get(start..end), self.buf.get(end..end + 5))
+        else {
+            return false;
+        };
+        let (str_id, memo) = (self.s.nodes.len(), self.s.memo.len());
+        // `memo_put`'s checks for the first index (the next two follow from it), `push_node`'s
+        // for the ids, and `utf8`'s: on any of them the opcodes run one by one and say why.
+        if tail != TAIL
+            || memo + 3 > MAX_MEMO
+            || memo > end + 1
+            || str_id + 2 >= MARK_ID as usize
+            || !(text.is_ascii() || std::str::from_utf8(text).is_ok())
+        {
+            return false;
+        }
+        let (str_id, edge) = (str_id as u32, self.s.edges.len());
+        // (Arrays, not pushes one by one: each push is a call at `opt-level = "z"`.)
+        self.s.nodes.extend([
+            Node::Str(Span::of(start..end)),
+            Node::Tuple(Span::of(edge..edge + 1)),
+        ]);
+        self.s.edges.push(str_id);
+        self.s.memo.extend([str_id, str_id + 1, str_id]);
+        self.s.stack.push(str_id);
+        self.pos = end + 5;
+        true
+    }
+
+    pub(super) fn str_of(&self, id: u32) -> Result<&'a str, Error> {
+        match self.s.nodes[id as usize] {
+            Node::Str(span) => Ok(self.text_of(span)),
             _ => Err(self.err(ErrorKind::WrongType)),
         }
     }

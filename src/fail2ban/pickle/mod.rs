@@ -13,6 +13,12 @@
 //! `builtins.str(x)` into `x`; below protocol 3, Python 2 names (`__builtin__.unicode`,
 //! `exceptions.ValueError`) read as CPython's unpickler reads them (`names`).
 //!
+//! Speed (a 10,000-IP `status` reply, `build/bench-decode`): a `Decoder` keeps the arena's
+//! buffers from one reply to the next (up to `KEEP_SCRATCH_BYTES`), so a reply costs no
+//! allocation and no page fault for them; a short string is held inline in its `Value`
+//! (`Text`), not in a heap box of its own; and fail2ban's `IPAddr` pattern, seven opcodes per
+//! address, is run in one step (`Machine::str_call`).
+//!
 //! Ban lists, the one large reply, have their own reader: `StrListReader` walks a
 //! `(0, [str, ...])` pickle a string at a time without building a tree, and hands anything else
 //! back to `decode`.
@@ -24,9 +30,10 @@
 //! they are not there yet, `decode` answers `Ok(None)`.
 //!
 //! Files: this one holds the limits, the opcodes, `Value` and the decode error; `encode` the
-//! request encoder; `machine` the decode arena and `decode` the opcodes run on it; `build` the
-//! tree builder and the conversions of Python's text and number encodings; `fast` the framing
-//! scan and the ban-list reader; `names` the Python 2 names.
+//! request encoder; `machine` the decode arena and `decode` the opcodes run on it (and
+//! `Decoder`); `build` the tree builder and the conversions of Python's text and number
+//! encodings; `text` the inline string of `Value::Str`; `fast` the framing scan and the ban-list
+//! reader; `names` the Python 2 names.
 
 mod build;
 mod decode;
@@ -34,12 +41,14 @@ mod encode;
 mod fast;
 mod machine;
 mod names;
+mod text;
 
 use std::fmt;
 
-pub use decode::decode;
+pub use decode::{decode, Decoder};
 pub use encode::{encode_command, EncodeError};
 pub use fast::{scan, scan_from, NotFast, StrListReader};
+pub use text::Text;
 
 /// Ends every request and reply on the socket.
 pub const TERMINATOR: &[u8] = b"<F2B_END_COMMAND>";
@@ -53,6 +62,10 @@ pub const MAX_MEMO: usize = 1 << 20;
 /// from text (`sys.get_int_max_str_digits()`): the conversion is quadratic, so an unbounded one
 /// would let one reply stall the loop.
 pub const MAX_INT_DIGITS: usize = 4300;
+/// A `Decoder` keeps the buffers of its last pickle for the next one while they hold at most
+/// this many bytes (the ~0.8 MB of a 10,000-IP `status` reply, whose pickle the client also
+/// keeps room for, `KEEP_REPLY_CAPACITY`); bigger ones are freed.
+const KEEP_SCRATCH_BYTES: usize = 1 << 20;
 /// The built tree holds at most this many nodes plus bytes of text per input byte (plus a small
 /// constant).
 pub const MAX_EXPANSION: usize = 4;
@@ -127,7 +140,8 @@ pub enum Value {
     /// The exact decimal text of an int that does not fit `i64`.
     BigInt(String),
     Float(f64),
-    Str(String),
+    /// Inline when short (`Text`): a ban list's addresses cost no allocation each.
+    Str(Text),
     Bytes(Vec<u8>),
     List(Vec<Value>),
     Tuple(Vec<Value>),

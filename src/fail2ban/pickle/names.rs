@@ -20,7 +20,11 @@ const PYTHON2_EXCEPTIONS: &str =
 /// The Python 3 name of `module.name` in a pickle of protocol `proto`, as CPython's
 /// `Unpickler.find_class` resolves it: `NAME_MAPPING` first, then `IMPORT_MAPPING`, and only
 /// below protocol 3. `None`: the name stands as it is.
-pub(super) fn python3_name(proto: u8, module: &str, name: &str) -> Option<(&'static str, String)> {
+pub(super) fn python3_name<'a>(
+    proto: u8,
+    module: &'a str,
+    name: &'a str,
+) -> Option<(&'a str, &'a str)> {
     if proto >= 3 {
         return None;
     }
@@ -37,7 +41,7 @@ pub(super) fn python3_name(proto: u8, module: &str, name: &str) -> Option<(&'sta
         ("copy_reg", n) => ("copyreg", n),
         _ => return None,
     };
-    Some((renamed.0, renamed.1.to_string()))
+    Some(renamed)
 }
 
 #[cfg(test)]
