@@ -42,21 +42,22 @@ impl State {
         match result.and_then(|v| ServerStatus::from_value(&v).map_err(Error::Shape)) {
             Ok(status) => {
                 self.set_online(now);
-                self.jails.retain(|j| status.jails.contains(&j.name));
+                // Fail2ban's jails in fail2ban's order, keeping what is known of each; jails it
+                // no longer lists are dropped. (A rebuild, not a sort: a sort instantiates ~6 KB.)
+                let mut known = std::mem::take(&mut self.jails);
                 for name in &status.jails {
-                    if self.jail(name).is_none() {
-                        self.jails.push(Jail {
+                    let jail = match known.iter().position(|j| j.name == *name) {
+                        Some(i) => known.swap_remove(i),
+                        None => Jail {
                             name: name.clone(),
                             status: None,
                             settings: Settings::default(),
                             settings_generation: 0,
                             bans: BanList::NotFetched,
-                        });
-                    }
+                        },
+                    };
+                    self.jails.push(jail);
                 }
-                // Keep fail2ban's order.
-                self.jails
-                    .sort_by_key(|j| status.jails.iter().position(|n| *n == j.name));
                 self.probe_outstanding = status.jails.len();
                 for name in status.jails {
                     self.request_jail_status(name, true);
@@ -199,6 +200,39 @@ pub fn version_at_least(version: &str, want: (u32, u32, u32)) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    /// A `status` reply listing these jails.
+    fn status_reply(jails: &str) -> Value {
+        let pair = |label: &str, v: Value| Value::Tuple(vec![Value::Str(label.into()), v]);
+        Value::List(vec![
+            pair(
+                "Number of jail",
+                Value::Int(jails.split(", ").count() as i64),
+            ),
+            pair("Jail list", Value::Str(jails.into())),
+        ])
+    }
+
+    #[test]
+    fn jails_follow_fail2bans_order_and_keep_what_is_known_of_them() {
+        let client = crate::fail2ban::client::Client::new(
+            "/nonexistent/f2b.sock".into(),
+            Duration::from_secs(1),
+            1 << 20,
+        );
+        let now = Instant::now();
+        let mut state = State::new(client, Duration::from_secs(5), now);
+        state.on_result(Tag::Status, Ok(status_reply("sshd, nginx, postfix")), now);
+        let names = |s: &State| s.jails.iter().map(|j| j.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&state), ["sshd", "nginx", "postfix"]);
+        state.jails[2].settings.maxretry = Some(7);
+        // A reload: nginx is gone, a new jail comes first, postfix keeps its settings.
+        state.on_result(Tag::Status, Ok(status_reply("apache, postfix, sshd")), now);
+        assert_eq!(names(&state), ["apache", "postfix", "sshd"]);
+        assert_eq!(state.jails[1].settings.maxretry, Some(7));
+        assert_eq!(state.jails[0].settings.maxretry, None);
+    }
 
     #[test]
     fn versions_compare_numerically() {
