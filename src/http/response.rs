@@ -163,6 +163,20 @@ mod tests {
     }
 
     #[test]
+    fn a_fixed_header_value_is_borrowed_not_copied_per_request() {
+        let r = Response::new(200, "text/plain", &b""[..])
+            .header("Cache-Control", "no-store")
+            .header("Retry-After", 5.to_string());
+        assert!(matches!(r.headers[0].1, Cow::Borrowed("no-store")));
+        assert_eq!(
+            bytes(&r, true, true, 1)
+                .matches("Retry-After: 5\r\n")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
     fn decimals() {
         for n in [0, 7, 10, 304, 65_536, usize::MAX] {
             let mut out = Vec::new();
