@@ -595,6 +595,26 @@ mod tests {
     }
 
     #[test]
+    fn one_read_per_readiness_unless_the_room_filled() {
+        let (listener, path) = server("one-read");
+        let t = Instant::now();
+        let mut c: Client<u32> = Client::new(path, Duration::from_secs(3), 1 << 20);
+        c.submit(args(&["ping"]), true, 1).unwrap();
+        let mut done = Vec::new();
+        c.drive(t, &mut done);
+        let (mut peer, _) = listener.accept().unwrap();
+        command(&mut peer);
+        // Half a reply, then the server's EOF: one read takes the half; a second one, to see
+        // EAGAIN, would have seen the EOF and failed the command in this same turn.
+        peer.write_all(&PONG[..8]).unwrap();
+        drop(peer);
+        c.drive(t, &mut done);
+        assert!(done.is_empty(), "no second read after a short one");
+        c.drive(t, &mut done);
+        assert!(matches!(&done[0].result, Err(Error::Io { .. })));
+    }
+
+    #[test]
     fn a_reply_over_the_limit_fails_as_too_large() {
         let (listener, path) = server("too-large");
         let t = Instant::now();
