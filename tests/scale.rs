@@ -3,7 +3,9 @@
 //! glibc's default settings (the shipped service files also set `MALLOC_MMAP_THRESHOLD_`, which
 //! only lowers the steady RSS afterwards: README "Limits and guarantees"); page 1 and the last
 //! page must be right. Timings are printed, not asserted (build/bench measures them).
-//! The ceiling is about the shipped binary, so this runs the release build (build/test makes it).
+//! Idle: the same release binary against a real fail2ban, settled, stays under an RSS ceiling.
+//! The ceilings are about the shipped binary, so these run the release build (build/test makes
+//! it).
 
 mod common;
 
@@ -13,6 +15,15 @@ use common::banwatch::{run, Banwatch};
 use common::Fail2ban;
 
 const RSS_CEILING_KB: u64 = 16 * 1024;
+/// Idle VmRSS of the glibc release build, settled. About 1.8 MB of a Rust binary's RSS is the
+/// dynamic loader's and libc's shared file pages, whose count moves with the page cache (the
+/// kernel maps up to 64 KiB around each page touched), so this bound has room for that noise.
+const IDLE_RSS_CEILING_KB: u64 = 2400;
+/// Idle anonymous memory (heap, stack, relocated data): the part banwatch's own buffers move,
+/// and steady from run to run. Read buffers on the stack once kept ~140 kB more resident here.
+const IDLE_ANON_CEILING_KB: u64 = 200;
+/// How long banwatch idles before it is measured: two probes at `--interval 5`.
+const IDLE_SETTLE: Duration = Duration::from_secs(11);
 
 #[test]
 fn a_hundred_thousand_bans_fit_in_16_mb() {
@@ -43,12 +54,7 @@ fn a_hundred_thousand_bans_fit_in_16_mb() {
             );
         }
     }
-    let release = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/banwatch");
-    assert!(
-        release.exists(),
-        "{} is missing: cargo build --release (build/test does it first)",
-        release.display()
-    );
+    let release = release_build();
     let bw = Banwatch::start_bin(
         &release,
         f2b.socket(),
@@ -78,4 +84,33 @@ fn a_hundred_thousand_bans_fit_in_16_mb() {
         "peak RSS {peak} kB is over {RSS_CEILING_KB} kB"
     );
     assert_eq!(bw.threads(), 1);
+}
+
+#[test]
+fn idle_rss_stays_under_its_ceiling() {
+    let f2b = Fail2ban::start(&["sshd", "nginx"]);
+    let bw = Banwatch::start_bin(&release_build(), f2b.socket(), &["--interval", "5"], &[]);
+    // As a monitor sees it: /health answered, probes running, then quiet.
+    bw.wait_for("/health", Duration::from_secs(10), |c, _| c == 200);
+    std::thread::sleep(IDLE_SETTLE);
+    let (rss, anon) = (bw.proc_status("VmRSS"), bw.proc_status("RssAnon"));
+    eprintln!("idle RSS {rss} kB, of it anonymous {anon} kB");
+    assert!(
+        anon <= IDLE_ANON_CEILING_KB,
+        "idle anonymous RSS {anon} kB is over {IDLE_ANON_CEILING_KB} kB"
+    );
+    assert!(
+        rss <= IDLE_RSS_CEILING_KB,
+        "idle RSS {rss} kB is over {IDLE_RSS_CEILING_KB} kB"
+    );
+}
+
+fn release_build() -> std::path::PathBuf {
+    let release = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/banwatch");
+    assert!(
+        release.exists(),
+        "{} is missing: cargo build --release (build/test does it first)",
+        release.display()
+    );
+    release
 }

@@ -18,6 +18,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use rustix::buffer::spare_capacity;
 use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
@@ -28,7 +29,7 @@ use super::Error;
 
 /// Commands waiting behind the one in flight; past this `submit` answers `Error::Busy`.
 pub const MAX_QUEUE: usize = 256;
-/// Bytes read per `read(2)`.
+/// The reply buffer's first capacity, and how much room it grows by at least.
 const READ_CHUNK: usize = 64 * 1024;
 /// Reply bytes read per `step`: a multi-megabyte reply arrives over several loop turns, and the
 /// HTTP connections are served in between.
@@ -79,7 +80,7 @@ pub struct Client<T> {
     generation: u64,
     queue: VecDeque<Command<T>>,
     in_flight: Option<InFlight<T>>,
-    /// The reply being read; never grows beyond `max_reply` + one chunk.
+    /// The reply being read; its capacity never grows beyond `max_reply` + the terminator + 1.
     reply: Vec<u8>,
     /// Decodes every reply in the same buffers (the next `status` poll reuses them).
     decoder: pickle::Decoder,
@@ -303,17 +304,20 @@ impl<T> Client<T> {
                 Err(e) => return Step::Failed(self.io_error("sending a command", Some(e)), true),
             }
         }
-        let mut chunk = [0u8; READ_CHUNK];
         let mut budget = MAX_READ_PER_STEP;
+        // One byte past the largest reply: a reply over the limit is caught with the buffer at
+        // this bound (not a read beyond it).
+        let bound = self.max_reply.saturating_add(TERMINATOR.len() + 1);
         while budget > 0 {
-            match rustix::io::read(fd, &mut chunk) {
+            make_room(&mut self.reply, bound);
+            let room = self.reply.capacity() - self.reply.len();
+            match rustix::io::read(fd, spare_capacity(&mut self.reply)) {
                 Ok(0) => {
                     let retry_safe = f.command.read_only && self.reply.is_empty();
                     return Step::Failed(self.io_error("waiting for a reply", None), retry_safe);
                 }
                 Ok(n) => {
                     budget = budget.saturating_sub(n);
-                    self.reply.extend_from_slice(&chunk[..n]);
                     if self.reply.len() > self.max_reply.saturating_add(TERMINATOR.len()) {
                         return Step::Failed(
                             Error::TooLarge {
@@ -321,6 +325,11 @@ impl<T> Client<T> {
                             },
                             false,
                         );
+                    }
+                    if n < room {
+                        // Poll is level-triggered: the rest, if any, is read at the next
+                        // readiness (no read just to see EAGAIN).
+                        break;
                     }
                 }
                 Err(Errno::INTR) => {}
@@ -417,6 +426,23 @@ enum Step {
     Finished(Result<Value, Error>),
     /// The error, and whether a read-only command may be retried on a new connection.
     Failed(Error, bool),
+}
+
+/// Room for the next read straight into `reply`'s spare capacity (no intermediate buffer, so no
+/// stack array is copied through or kept resident). Room below a quarter chunk is grown, by
+/// doubling so a multi-megabyte reply is not copied chunk by chunk (and a small reply never
+/// grows the buffer at all), the capacity never past `bound`. `reply` is shorter than `bound`
+/// (longer replies have failed), so there is always room.
+fn make_room(reply: &mut Vec<u8>, bound: usize) {
+    if reply.capacity() - reply.len() >= READ_CHUNK / 4 {
+        return;
+    }
+    let want = (2 * reply.capacity())
+        .max(reply.len() + READ_CHUNK)
+        .min(bound);
+    if want > reply.capacity() {
+        reply.reserve_exact(want - reply.len());
+    }
 }
 
 fn timeout_or_wait<T>(f: &InFlight<T>, now: Instant, timeout: Duration) -> Step {
@@ -555,6 +581,61 @@ mod tests {
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_reply_buffer_doubles_and_never_grows_past_its_bound() {
+        let bound = 5 * READ_CHUNK + 7;
+        let mut reply = Vec::new();
+        let mut capacities = Vec::new();
+        while reply.len() < bound {
+            make_room(&mut reply, bound);
+            assert!(reply.capacity() > reply.len(), "room for a read");
+            assert!(reply.capacity() <= bound);
+            capacities.push(reply.capacity());
+            reply.resize(reply.capacity(), b'x');
+        }
+        let c = READ_CHUNK;
+        assert_eq!(capacities, [c, 2 * c, 4 * c, bound]);
+    }
+
+    #[test]
+    fn one_read_per_readiness_unless_the_room_filled() {
+        let (listener, path) = server("one-read");
+        let t = Instant::now();
+        let mut c: Client<u32> = Client::new(path, Duration::from_secs(3), 1 << 20);
+        c.submit(args(&["ping"]), true, 1).unwrap();
+        let mut done = Vec::new();
+        c.drive(t, &mut done);
+        let (mut peer, _) = listener.accept().unwrap();
+        command(&mut peer);
+        // Half a reply, then the server's EOF: one read takes the half; a second one, to see
+        // EAGAIN, would have seen the EOF and failed the command in this same turn.
+        peer.write_all(&PONG[..8]).unwrap();
+        drop(peer);
+        c.drive(t, &mut done);
+        assert!(done.is_empty(), "no second read after a short one");
+        c.drive(t, &mut done);
+        assert!(matches!(&done[0].result, Err(Error::Io { .. })));
+    }
+
+    #[test]
+    fn a_reply_over_the_limit_fails_as_too_large() {
+        let (listener, path) = server("too-large");
+        let t = Instant::now();
+        let mut c: Client<u32> = Client::new(path, Duration::from_secs(3), 1000);
+        c.submit(args(&["ping"]), true, 1).unwrap();
+        let mut done = Vec::new();
+        c.drive(t, &mut done);
+        let (mut peer, _) = listener.accept().unwrap();
+        command(&mut peer);
+        peer.write_all(&[b'X'; 5000]).unwrap();
+        c.drive(t, &mut done);
+        assert!(
+            matches!(&done[0].result, Err(Error::TooLarge { limit: 1000 })),
+            "{:?}",
+            done[0].result.as_ref().err()
+        );
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! Response bytes: status line, the fixed headers every answer carries, the caller's headers,
 //! the body. Pure: appends to a buffer the connection owns.
 
+use std::borrow::Cow;
+
 /// A response about to be serialized.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
     pub status: u16,
     pub content_type: &'static str,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: std::borrow::Cow<'static, [u8]>,
+    /// Fixed values (most are) are borrowed, not copied into a `String` per request.
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
+    pub body: Cow<'static, [u8]>,
     /// Close the connection after this response (errors that leave the stream unsynchronized).
     pub close: bool,
 }
@@ -16,7 +19,7 @@ impl Response {
     pub fn new(
         status: u16,
         content_type: &'static str,
-        body: impl Into<std::borrow::Cow<'static, [u8]>>,
+        body: impl Into<Cow<'static, [u8]>>,
     ) -> Self {
         Response {
             status,
@@ -37,7 +40,7 @@ impl Response {
         crate::json::Obj::new(&mut body).str("error", message).end();
         Response::json(status, body)
     }
-    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+    pub fn header(mut self, name: &'static str, value: impl Into<Cow<'static, str>>) -> Self {
         self.headers.push((name, value.into()));
         self
     }
@@ -84,7 +87,7 @@ impl Response {
             out.extend_from_slice(b"Connection: keep-alive\r\n");
         }
         for (name, value) in &self.headers {
-            for part in [name, ": ", value.as_str(), "\r\n"] {
+            for part in [*name, ": ", value.as_ref(), "\r\n"] {
                 out.extend_from_slice(part.as_bytes());
             }
         }
@@ -156,6 +159,20 @@ mod tests {
         assert_eq!(
             bytes(&hi.clone().header("ETag", "\"x\""), false, true, 0),
             "HTTP/1.1 200 OK\r\nDate: D\r\nServer: banwatch\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: keep-alive\r\nETag: \"x\"\r\n\r\nhi"
+        );
+    }
+
+    #[test]
+    fn a_fixed_header_value_is_borrowed_not_copied_per_request() {
+        let r = Response::new(200, "text/plain", &b""[..])
+            .header("Cache-Control", "no-store")
+            .header("Retry-After", 5.to_string());
+        assert!(matches!(r.headers[0].1, Cow::Borrowed("no-store")));
+        assert_eq!(
+            bytes(&r, true, true, 1)
+                .matches("Retry-After: 5\r\n")
+                .count(),
+            1
         );
     }
 
