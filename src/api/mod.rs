@@ -1,6 +1,6 @@
 //! Routing: one `match` over (method, path), the auth rules, the writes, and the mapping from
 //! errors to status codes; the read endpoints' JSON is in `views`. Handlers read `State`; those
-//! that need fail2ban either submit a command tagged with the connection (`Outcome::Command`)
+//! that need fail2ban either submit a command tagged with the request (`Outcome::Command`)
 //! or wait for a shared fetch (`Outcome::Wait`, re-run when the state changes).
 
 mod views;
@@ -31,11 +31,11 @@ pub enum Outcome {
     /// Waiting for shared state (a ban-list fetch, room in the command queue); route again
     /// when it changes.
     Wait,
-    /// A command tagged `Tag::Conn(id)` was submitted; finish with `finish` when it completes.
+    /// A command tagged `Tag::Request(id)` was submitted; finish with `finish` when it completes.
     Command(Pending),
 }
 
-/// What to make of a connection's own command when it completes.
+/// What to make of a request's own command when it completes.
 #[derive(Debug, Clone)]
 pub enum Pending {
     Ban { jail: String, ip: String },
@@ -47,7 +47,7 @@ pub fn route(
     req: &Request,
     state: &mut State,
     ctx: &mut Context,
-    conn: u64,
+    request_id: u64,
     asked_at: Instant,
 ) -> Outcome {
     let segments = match split_path(req.path()) {
@@ -90,16 +90,18 @@ pub fn route(
             Some(r) => respond(r),
             None => bans(req, state, jail, asked_at),
         },
-        ("POST", ["api", "v1", "jails", jail, "bans"]) => write(req, state, ctx, conn, jail, None),
+        ("POST", ["api", "v1", "jails", jail, "bans"]) => {
+            write(req, state, ctx, request_id, jail, None)
+        }
         ("DELETE", ["api", "v1", "jails", jail, "bans", ip]) => {
-            write(req, state, ctx, conn, jail, Some(ip))
+            write(req, state, ctx, request_id, jail, Some(ip))
         }
         (_, ["api", "v1", "history"]) if read => {
             respond(check_read(req, ctx).unwrap_or_else(|| history(req, state)))
         }
         (_, ["api", "v1", "bans", ip]) if read => match check_read(req, ctx) {
             Some(r) => respond(r),
-            None => banned_ip(state, conn, ip),
+            None => banned_ip(state, request_id, ip),
         },
         (_, path) => respond(match allowed(path) {
             Some(allow) => {
@@ -414,7 +416,7 @@ fn write(
     req: &Request,
     state: &mut State,
     ctx: &Context,
-    conn: u64,
+    request_id: u64,
     jail: &str,
     ip: Option<&str>,
 ) -> Outcome {
@@ -466,7 +468,7 @@ fn write(
         ),
     };
     let args = vec!["set".into(), jail.into(), word.into(), ip];
-    match state.client.submit(args, false, Tag::Conn(conn)) {
+    match state.client.submit(args, false, Tag::Request(request_id)) {
         Ok(()) => Outcome::Command(pending),
         // A full queue is backpressure, not an answer: wait for room (bounded by the request's
         // own --timeout deadline in the event loop).
@@ -475,7 +477,7 @@ fn write(
     }
 }
 
-fn banned_ip(state: &mut State, conn: u64, ip: &str) -> Outcome {
+fn banned_ip(state: &mut State, request_id: u64, ip: &str) -> Outcome {
     let ip = match validate_ip(ip) {
         Ok(ip) => ip,
         Err(msg) => return Outcome::Respond(Response::error(400, &msg)),
@@ -483,17 +485,18 @@ fn banned_ip(state: &mut State, conn: u64, ip: &str) -> Outcome {
     if let Some(offline) = known_offline(state) {
         return Outcome::Respond(offline);
     }
-    match state
-        .client
-        .submit(vec!["banned".into(), ip.clone()], true, Tag::Conn(conn))
-    {
+    match state.client.submit(
+        vec!["banned".into(), ip.clone()],
+        true,
+        Tag::Request(request_id),
+    ) {
         Ok(()) => Outcome::Command(Pending::BannedIp { ip }),
         Err(Error::Busy) => Outcome::Wait,
         Err(e) => Outcome::Respond(error_response(&e)),
     }
 }
 
-/// Turn a connection's own command result into its answer.
+/// Turn a request's own command result into its answer.
 pub fn finish(pending: &Pending, result: Result<Value, Error>, state: &mut State) -> Response {
     let value = match result {
         Ok(v) => v,

@@ -58,7 +58,7 @@ struct Conn {
 
 /// A request waiting for fail2ban.
 struct Parked {
-    /// What its fail2ban command is tagged with (`Tag::Conn`): unique per request, not per
+    /// What its fail2ban command is tagged with (`Tag::Request`): unique per request, not per
     /// connection, so the late reply to a request that already got its 504 can never answer
     /// the next request of the same connection.
     id: u64,
@@ -458,7 +458,7 @@ impl Server {
                 let id = p.id;
                 self.state
                     .client
-                    .cancel_unsent(|t| matches!(t, Tag::Conn(w) if *w == id));
+                    .cancel_unsent(|t| matches!(t, Tag::Request(w) if *w == id));
                 let resp = Response::error(
                     504,
                     &format!(
@@ -561,7 +561,7 @@ impl Server {
         };
         self.state
             .client
-            .cancel_unsent(|t| matches!(t, Tag::Conn(id) if !waited_for(*id)));
+            .cancel_unsent(|t| matches!(t, Tag::Request(id) if !waited_for(*id)));
     }
 }
 

@@ -42,8 +42,9 @@ pub enum Tag {
     Bans {
         jail: String,
     },
-    /// A command an HTTP connection waits for (writes, `banned IP`).
-    Conn(u64),
+    /// A command one HTTP request waits for (writes, `banned IP`), by request id: unique per
+    /// request, so a late reply after a 504 cannot answer the connection's next request.
+    Request(u64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,13 +208,13 @@ impl State {
         }
     }
 
-    /// Feed finished commands. Returns the ones HTTP connections wait for.
+    /// Feed finished commands. Returns the ones HTTP requests wait for, by request id.
     pub fn on_completions(
         &mut self,
         done: Vec<Completion<Tag>>,
         now: Instant,
     ) -> Vec<(u64, Result<Value, Error>)> {
-        let mut for_connections = Vec::new();
+        let mut for_requests = Vec::new();
         for c in done {
             let mut result = Some(c.result);
             let last = c.waiters.len().saturating_sub(1);
@@ -226,7 +227,7 @@ impl State {
                 };
                 let Some(result) = result else { break };
                 match waiter {
-                    Tag::Conn(id) => for_connections.push((id, result)),
+                    Tag::Request(id) => for_requests.push((id, result)),
                     tag => self.on_result(tag, result, now),
                 }
             }
@@ -239,7 +240,7 @@ impl State {
                 self.submit(vec!["version".into()], Tag::Version);
             }
         }
-        for_connections
+        for_requests
     }
 
     /// Remember a successful write for the pending-recovery check.

@@ -19,7 +19,7 @@ impl State {
             Tag::JailStatus { jail, in_cycle } => self.on_jail_status(jail, in_cycle, result, now),
             Tag::Setting { jail, setting } => self.on_setting(&jail, setting, result),
             Tag::Bans { jail } => self.on_bans(jail, result, now),
-            Tag::Conn(_) => {}
+            Tag::Request(_) => {}
         }
     }
 
