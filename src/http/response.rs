@@ -62,7 +62,7 @@ impl Response {
         // Plain byte pushes, no `core::fmt`: this runs once per request.
         out.reserve(192 + self.body.len());
         out.extend_from_slice(b"HTTP/1.1 ");
-        push_decimal(out, usize::from(self.status));
+        crate::json::uint(out, u64::from(self.status));
         out.push(b' ');
         out.extend_from_slice(reason(self.status).as_bytes());
         for part in [
@@ -78,7 +78,7 @@ impl Response {
         // length, which we do not know here; sending 0 would be wrong).
         if self.status != 304 {
             out.extend_from_slice(b"Content-Length: ");
-            push_decimal(out, self.body.len());
+            crate::json::uint(out, self.body.len() as u64);
             out.extend_from_slice(b"\r\n");
         }
         if !keep_alive {
@@ -96,21 +96,6 @@ impl Response {
             out.extend_from_slice(&self.body);
         }
     }
-}
-
-/// `n` in decimal ASCII.
-fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
 }
 
 fn reason(status: u16) -> &'static str {
@@ -174,15 +159,6 @@ mod tests {
                 .count(),
             1
         );
-    }
-
-    #[test]
-    fn decimals() {
-        for n in [0, 7, 10, 304, 65_536, usize::MAX] {
-            let mut out = Vec::new();
-            push_decimal(&mut out, n);
-            assert_eq!(out, n.to_string().as_bytes());
-        }
     }
 
     #[test]
