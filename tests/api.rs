@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -15,14 +13,7 @@ use serde_json::{json, Value};
 const TOKEN: &str = "s3cret-token-for-tests";
 
 fn token_file(name: &str, mode: u32) -> PathBuf {
-    let dir =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("tokens-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    let mut f = std::fs::File::create(&path).unwrap();
-    writeln!(f, "{TOKEN}").unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-    path
+    common::banwatch::token_file(name, TOKEN, mode)
 }
 
 fn online(bw: &Banwatch) {

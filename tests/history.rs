@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use common::banwatch::{curl, Banwatch};
@@ -104,11 +103,7 @@ fn history_counts_bans_and_failures_and_reads_a_restart_as_a_reset() {
 #[test]
 fn history_refuses_bad_ranges_answers_head_and_honours_protect_reads() {
     let f2b = Fail2ban::start(&["sshd"]);
-    let dir = std::env::temp_dir().join(format!("bw-history-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let token = dir.join("token");
-    std::fs::write(&token, "s3cret-token\n").unwrap();
-    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let token = common::banwatch::token_file("history", "s3cret-token", 0o600);
     let bw = Banwatch::start(
         f2b.socket(),
         &[
@@ -141,7 +136,6 @@ fn history_refuses_bad_ranges_answers_head_and_honours_protect_reads() {
     );
     let (code, _) = curl(&["-s", "-X", "POST", "-H", auth, &url]);
     assert_eq!(code, 405);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

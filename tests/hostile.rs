@@ -115,13 +115,7 @@ fn undated(reply: &str) -> String {
 
 #[test]
 fn http_details_byte_exact() {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("details-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let token = dir.join("token");
-    std::fs::write(&token, "t0k\n").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let token = common::banwatch::token_file("details", "t0k", 0o600);
     let bw = Banwatch::start(
         Path::new("/nonexistent/f2b.sock"),
         &["--token-file", token.to_str().unwrap()],
@@ -391,13 +385,7 @@ fn pipelined_requests_are_answered_in_order_across_accepts_that_evict() {
 /// acknowledged IPs. Returns (acknowledged, refused).
 fn concurrent_bans(n: u32, cap: &str) -> (usize, usize) {
     let f2b = Fail2ban::start(&["sshd"]);
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("load-{}-{cap}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let token = dir.join("token");
-    std::fs::write(&token, "load-test-token\n").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let token = common::banwatch::token_file(&format!("load-{cap}"), "load-test-token", 0o600);
     let bw = Banwatch::start(
         f2b.socket(),
         &[

@@ -222,3 +222,16 @@ pub fn curl(args: &[&str]) -> (u16, String) {
 pub fn run(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("run banwatch")
 }
+
+/// A bearer-token file holding `token` (and a newline) with permissions `mode`, in a directory
+/// of this test binary's own.
+pub fn token_file(name: &str, token: &str, mode: u32) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("tokens-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{token}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
