@@ -1,10 +1,12 @@
 //! `banwatch check`: a blocking HTTP GET with only std, for Docker HEALTHCHECK in images that have
 //! no curl. Exit 0 on 2xx, 1 otherwise; one line on stdout either way.
 //!
-//! In scope: `http://host:port/path` URLs, HTTP/1.0, a total timeout. Out of scope: TLS, redirects.
+//! In scope: `http://host:port/path` URLs, HTTP/1.0, a total timeout. Out of scope: TLS, redirects,
+//! and host names other than `localhost`: a health check talks to its own host, and a DNS resolver
+//! would cost the static router build about 12 KB (musl's getaddrinfo and its resolv.conf reader).
 
 use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 /// The most of a reply we read: enough for a status line and a health body.
@@ -26,6 +28,40 @@ pub fn run(url: &str, timeout: Duration) -> (String, bool) {
     }
 }
 
+/// Where `authority` (`127.0.0.1:9191`, `[::1]:9191`, `localhost`, …) points; port 80 if absent.
+fn addresses(authority: &str) -> Result<Vec<SocketAddr>, String> {
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !p.contains(']') => {
+            let port = p
+                .parse::<u16>()
+                .map_err(|_| format!("'{p}' in '{authority}' is not a port"))?;
+            (h, port)
+        }
+        _ => (authority, 80),
+    };
+    let bracketed = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+    let ips: Vec<IpAddr> = if host.eq_ignore_ascii_case("localhost") {
+        vec![Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()]
+    } else if let Some(ip) = bracketed.and_then(|h| h.parse::<Ipv6Addr>().ok()) {
+        vec![ip.into()]
+    } else if let Some(ip) = host
+        .parse::<Ipv4Addr>()
+        .ok()
+        .filter(|_| bracketed.is_none())
+    {
+        vec![ip.into()]
+    } else {
+        return Err(format!(
+            "'{host}' is not an IP address or localhost: banwatch check does not resolve host \
+             names; give the address (http://127.0.0.1:9191/health, http://[::1]:9191/health)"
+        ));
+    };
+    Ok(ips
+        .into_iter()
+        .map(|ip| SocketAddr::new(ip, port))
+        .collect())
+}
+
 fn get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
     let rest = url
         .strip_prefix("http://")
@@ -34,19 +70,8 @@ fn get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let host_port = if authority
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-    {
-        authority.to_string()
-    } else {
-        format!("{authority}:80")
-    };
     let deadline = Instant::now() + timeout;
-    let addrs: Vec<_> = host_port
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve '{authority}': {e}"))?
-        .collect();
+    let addrs = addresses(authority)?;
     let mut last = String::from("no address");
     for addr in addrs {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -88,4 +113,37 @@ fn get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
         }
     }
     Err(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs(authority: &str) -> Vec<String> {
+        addresses(authority)
+            .unwrap()
+            .iter()
+            .map(|a| a.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn literals_and_localhost_need_no_resolver() {
+        assert_eq!(addrs("127.0.0.1:9191"), ["127.0.0.1:9191"]);
+        assert_eq!(addrs("10.0.0.1"), ["10.0.0.1:80"]);
+        assert_eq!(addrs("[::1]:9191"), ["[::1]:9191"]);
+        assert_eq!(addrs("[fe80::1]"), ["[fe80::1]:80"]);
+        assert_eq!(addrs("LocalHost:8080"), ["127.0.0.1:8080", "[::1]:8080"]);
+    }
+
+    #[test]
+    fn names_and_bad_ports_are_refused_with_what_to_do() {
+        let e = addresses("banwatch.example:9191").unwrap_err();
+        assert!(e.contains("does not resolve host names"), "{e}");
+        assert!(addresses("::1:9191").is_err(), "IPv6 without brackets");
+        assert!(addresses("[127.0.0.1]:80").is_err(), "IPv4 in brackets");
+        let e = addresses("127.0.0.1:http").unwrap_err();
+        assert!(e.contains("is not a port"), "{e}");
+        assert!(addresses("127.0.0.1:65536").is_err());
+    }
 }

@@ -19,7 +19,8 @@ banwatch: see and check fail2ban: /health, a JSON API, Prometheus metrics, one H
 Usage:
   banwatch [serve] [OPTIONS]       run the sidecar (the default)
   banwatch check [--url URL] [--timeout SECS]
-                                   GET URL (default http://127.0.0.1:9191/health): exit 0 on 2xx, else 1
+                                   GET URL (default http://127.0.0.1:9191/health): exit 0 on 2xx, else 1;
+                                   the host is an IP address or localhost (no DNS lookup)
   banwatch query [--socket PATH] [--timeout SECS] [--] ARG...
                                    send one fail2ban command, print the reply as JSON
                                    (exit 0 ok, 1 fail2ban error reply, 2 cannot talk to fail2ban)

@@ -281,6 +281,10 @@ fn check_exits_0_on_2xx_and_1_otherwise() {
         line.starts_with("ok 200 ") && line.lines().count() == 1,
         "{line}"
     );
+    // localhost is the one name check knows without a resolver.
+    let by_name = bw.url("/health").replace("127.0.0.1", "localhost");
+    let out = run(&["check", "--url", &by_name]);
+    assert_eq!(out.status.code(), Some(0), "{by_name}: {out:?}");
 
     let down = Banwatch::start(std::path::Path::new("/nonexistent/f2b.sock"), &[]);
     let out = run(&["check", "--url", &down.url("/health")]);
