@@ -12,13 +12,30 @@ use std::time::{Duration, Instant};
 /// The most of a reply we read: enough for a status line and a health body.
 const MAX_REPLY: u64 = 64 * 1024;
 
+/// The most of the reply's body the printed line shows.
+const MAX_SHOWN_CHARS: usize = 300;
+
+/// `text` on one line: runs of whitespace become one space, cut after `max` characters.
+fn one_line(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (n, word) in text.split_whitespace().enumerate() {
+        if n > 0 {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    match out.char_indices().nth(max) {
+        Some((cut, _)) => out[..cut].to_string(),
+        None => out,
+    }
+}
+
 /// Returns the line to print and whether the check passed.
 pub fn run(url: &str, timeout: Duration) -> (String, bool) {
     match get(url, timeout) {
         Ok((status, body)) => {
             let ok = (200..300).contains(&status);
-            let body = body.split_whitespace().collect::<Vec<_>>().join(" ");
-            let body: String = body.chars().take(300).collect();
+            let body = one_line(&body, MAX_SHOWN_CHARS);
             (
                 format!("{} {status} {url} {body}", if ok { "ok" } else { "fail" }),
                 ok,
@@ -125,6 +142,16 @@ mod tests {
             .iter()
             .map(|a| a.to_string())
             .collect()
+    }
+
+    #[test]
+    fn the_body_is_shown_on_one_line_and_cut() {
+        assert_eq!(
+            one_line(" {\"a\":\n  1,\t\"b\": 2}\n", 300),
+            "{\"a\": 1, \"b\": 2}"
+        );
+        assert_eq!(one_line("ééé é", 4), "ééé ");
+        assert_eq!(one_line("", 300), "");
     }
 
     #[test]
