@@ -2,6 +2,8 @@
 //! HTTP, its counters and the cached /health answer. It sits below both `api` and `metrics`
 //! so that neither imports the other.
 
+use std::rc::Rc;
+
 /// Per-process facts the router needs besides `State`.
 pub struct Context {
     /// The bearer token; `None` means writes are disabled.
@@ -31,7 +33,8 @@ impl Context {
 pub struct HealthAnswer {
     pub key: HealthKey,
     pub status: u16,
-    pub body: Vec<u8>,
+    /// Shared by every answer until the state changes: a request copies no body.
+    pub body: Rc<[u8]>,
     pub retry_after: String,
 }
 

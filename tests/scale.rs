@@ -114,3 +114,76 @@ fn release_build() -> std::path::PathBuf {
     );
     release
 }
+
+/// Keep-alive `/health` requests whose heap allocations are counted (beyond a run of one).
+const COUNTED_REQUESTS: usize = 1000;
+
+/// Heap blocks the release binary allocates over its whole run under valgrind's dhat, after
+/// `requests` keep-alive `/health` requests on one connection against `socket`.
+fn heap_blocks(socket: &std::path::Path, requests: usize, tag: &str) -> u64 {
+    let valgrind = std::process::Command::new("valgrind")
+        .arg("--version")
+        .output();
+    assert!(
+        valgrind.is_ok_and(|o| o.status.success()),
+        "valgrind is missing: apt-get install valgrind (build/test installs it)"
+    );
+    let dir = std::env::temp_dir().join(format!("bw-allocs-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wrapper = dir.join("banwatch");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec valgrind --tool=dhat --dhat-out-file={} {} \"$@\"\n",
+            dir.join("dhat.json").display(),
+            release_build().display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // One probe at start, none while the requests run: the count is the requests'.
+    let mut bw = Banwatch::start_bin(&wrapper, socket, &["--interval", "3600"], &[]);
+    bw.wait_for("/health", Duration::from_secs(30), |c, _| c == 200);
+    let url = bw.url("/health");
+    let urls = vec![url.as_str(); requests];
+    let mut args = vec!["-s", "-o", "/dev/null", "-w", "%{http_code}\n"];
+    args.extend(urls);
+    let out = std::process::Command::new("curl")
+        .args(&args)
+        .output()
+        .unwrap();
+    let codes = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(codes.lines().filter(|c| *c == "200").count(), requests);
+    bw.stop();
+    let log = bw.log();
+    let _ = std::fs::remove_dir_all(&dir);
+    // "Total:     12,345 bytes in 678 blocks"
+    log.lines()
+        .find_map(|l| {
+            l.split_once("Total:")?
+                .1
+                .split_once(" in ")?
+                .1
+                .strip_suffix(" blocks")
+        })
+        .map(|n| n.trim().replace(',', "").parse().unwrap())
+        .unwrap_or_else(|| panic!("no dhat total in banwatch's log:\n{log}"))
+}
+
+/// nginx answers from pools it reuses; banwatch's /health answer is shared from the last
+/// state change and its path is split on the stack, so a request allocates only the copy of
+/// its target (it may wait, parked, while its buffer is reused).
+#[test]
+fn a_health_request_allocates_at_most_once() {
+    let f2b = Fail2ban::start(&["sshd"]);
+    let one = heap_blocks(f2b.socket(), 1, "one");
+    let many = heap_blocks(f2b.socket(), 1 + COUNTED_REQUESTS, "many");
+    let per_request = many.saturating_sub(one) as f64 / COUNTED_REQUESTS as f64;
+    println!("heap allocations per /health request: {per_request:.2} ({one} -> {many} blocks)");
+    assert!(
+        per_request <= 1.05,
+        "{per_request:.2} allocations per /health request ({one} blocks after 1, {many} after {})",
+        1 + COUNTED_REQUESTS
+    );
+}

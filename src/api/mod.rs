@@ -5,6 +5,7 @@
 
 mod views;
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -50,19 +51,23 @@ pub fn route(
     request_id: u64,
     asked_at: Instant,
 ) -> Outcome {
-    let segments = match split_path(req.path()) {
-        Ok(s) => s,
+    let mut segments: [Cow<str>; MAX_SEGMENTS] = Default::default();
+    let count = match split_path(req.path(), &mut segments) {
+        Ok(n) => n,
         Err(msg) => return Outcome::Respond(Response::error(400, msg)),
     };
-    let seg: Vec<&str> = segments.iter().map(|s| s.as_ref()).collect();
-    let method = req.method.as_str();
+    let mut seg = [""; MAX_SEGMENTS];
+    for (s, decoded) in seg.iter_mut().zip(&segments) {
+        *s = decoded;
+    }
+    let seg = &seg[..count];
+    let method = &*req.method;
     let read = matches!(method, "GET" | "HEAD");
     let respond = Outcome::Respond;
-    match (method, seg.as_slice()) {
-        (_, [] | ["app.js"] | ["app.css"]) if read => respond(asset(req, &seg)),
+    match (method, seg) {
+        (_, [] | ["app.js"] | ["app.css"]) if read => respond(asset(req, seg)),
         (_, ["livez"]) if read => respond(
-            Response::new(200, "application/json", &b"{\"status\":\"pass\"}\n"[..])
-                .header("Cache-Control", "no-store"),
+            Response::new(200, "application/json", &b"{\"status\":\"pass\"}\n"[..]).no_store(),
         ),
         (_, ["health"] | ["readyz"] | ["api", "health"]) if read => {
             respond(views::health(state, ctx))
@@ -135,24 +140,33 @@ fn allowed(path: &[&str]) -> Option<&'static str> {
     }
 }
 
-/// Split and percent-decode the path (borrowing where nothing is encoded). Refuses invalid
-/// UTF-8 and dot segments (traversal).
-fn split_path(path: &str) -> Result<Vec<std::borrow::Cow<'_, str>>, &'static str> {
-    let mut out = Vec::with_capacity(6);
+/// The most segments a path can have and still name something: the longest route,
+/// `/api/v1/jails/{jail}/bans/{ip}`, has six. Longer paths match no route (404), so they
+/// are not split further: splitting needs no allocation.
+const MAX_SEGMENTS: usize = 8;
+
+/// Split and percent-decode the path into `out` (borrowing where nothing is encoded); returns
+/// how many segments it has, at most `MAX_SEGMENTS` (a longer path stops there, with a last
+/// segment no route has). Refuses invalid UTF-8 and dot segments (traversal).
+fn split_path<'a>(path: &'a str, out: &mut [Cow<'a, str>]) -> Result<usize, &'static str> {
+    let mut n = 0;
     for raw in path.split('/').filter(|s| !s.is_empty()) {
+        let Some(slot) = out.get_mut(n) else {
+            out[out.len() - 1] = Cow::Borrowed("/");
+            return Ok(n);
+        };
         let seg = if raw.contains('%') {
-            std::borrow::Cow::Owned(
-                percent_decode(raw).ok_or("the path is not valid percent-encoded UTF-8")?,
-            )
+            Cow::Owned(percent_decode(raw).ok_or("the path is not valid percent-encoded UTF-8")?)
         } else {
-            std::borrow::Cow::Borrowed(raw)
+            Cow::Borrowed(raw)
         };
         if seg == "." || seg == ".." || seg.contains('/') || seg.contains('\0') {
             return Err("the path has a dot segment or an encoded slash");
         }
-        out.push(seg);
+        *slot = seg;
+        n += 1;
     }
-    Ok(out)
+    Ok(n)
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -287,7 +301,7 @@ fn history(req: &Request, state: &State) -> Response {
                 .to_json(range, std::time::SystemTime::now())
                 .into_bytes(),
         )
-        .header("Cache-Control", "no-store"),
+        .no_store(),
         Err(msg) => Response::error(400, &msg),
     }
 }
@@ -562,15 +576,29 @@ mod tests {
         }
     }
 
+    fn split(path: &str) -> Result<Vec<String>, &'static str> {
+        let mut out: [Cow<str>; MAX_SEGMENTS] = Default::default();
+        let n = split_path(path, &mut out)?;
+        Ok(out[..n].iter().map(|s| s.to_string()).collect())
+    }
+
     #[test]
     fn dot_segments_and_bad_utf8_are_refused() {
-        assert!(split_path("/%2e%2e/etc").is_err());
-        assert!(split_path("/a/%ff").is_err());
-        assert!(split_path("/a%2fb").is_err());
+        assert!(split("/%2e%2e/etc").is_err());
+        assert!(split("/a/%ff").is_err());
+        assert!(split("/a%2fb").is_err());
         assert_eq!(
-            split_path("/api/v1/jails/my%20jail").unwrap(),
+            split("/api/v1/jails/my%20jail").unwrap(),
             ["api", "v1", "jails", "my jail"]
         );
+    }
+
+    #[test]
+    fn a_path_longer_than_any_route_ends_in_a_segment_no_route_has() {
+        assert_eq!(split("/1/2/3/4/5/6/7/8").unwrap().len(), MAX_SEGMENTS);
+        let long = split("/api/v1/jails/j/bans/1.2.3.4/7/8/9/10").unwrap();
+        assert_eq!(long.len(), MAX_SEGMENTS);
+        assert_eq!(long[MAX_SEGMENTS - 1], "/");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! the last probe is served while fail2ban is offline only marked `"stale":true` with its age;
 //! with nothing known yet, the answer is the offline 503, never an empty list.
 
+use std::rc::Rc;
 use std::time::SystemTime;
 
 use crate::context::{Context, HealthAnswer, HealthKey};
@@ -73,9 +74,9 @@ pub fn health(state: &State, ctx: &mut Context) -> Response {
     let resp = Response::new(
         answer.status,
         "application/health+json",
-        answer.body.clone(),
+        Rc::clone(&answer.body),
     )
-    .header("Cache-Control", "no-store");
+    .no_store();
     if answer.status == 503 {
         resp.header("Retry-After", answer.retry_after.clone())
     } else {
@@ -114,7 +115,7 @@ fn health_answer(state: &State) -> HealthAnswer {
     HealthAnswer {
         key: HealthKey::of(state),
         status,
-        body,
+        body: body.into(),
         retry_after: state.interval.as_secs().max(1).to_string(),
     }
 }
@@ -181,7 +182,7 @@ pub fn status(state: &State, ctx: &Context) -> Response {
     let age = (state.health != Health::Online).then(|| age_since(state.since));
     mark(&mut top, age);
     top.end();
-    Response::json(200, body).header("Cache-Control", "no-store")
+    Response::json(200, body).no_store()
 }
 
 /// `{"items":[...],"pagination":{...}}` of one page of `items`, each written by `item`.

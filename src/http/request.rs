@@ -5,6 +5,8 @@
 //! bodies are refused, HTTP/1.1 requires exactly one Host, and an absolute-form target
 //! (`http://host/path`) is routed on its path.
 
+use std::borrow::Cow;
+
 /// Request line plus headers.
 pub const MAX_HEADER_BYTES: usize = 8 * 1024;
 /// Request body (Content-Length only).
@@ -15,7 +17,8 @@ pub const MAX_HEADERS: usize = 32;
 /// A parsed request, owned so it can wait (parked) while fail2ban answers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
-    pub method: String,
+    /// Borrowed for the methods in `METHODS`: most requests allocate only their target.
+    pub method: Cow<'static, str>,
     /// The request target in origin form, e.g. `/api/v1/jails?page=2` (an absolute-form target
     /// is reduced to this).
     pub target: String,
@@ -37,6 +40,16 @@ impl Request {
     }
     pub fn query(&self) -> &str {
         self.target.split_once('?').map_or("", |(_, q)| q)
+    }
+}
+
+/// The methods a request's `method` borrows instead of copying.
+const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"];
+
+fn known_method(method: &str) -> Cow<'static, str> {
+    match METHODS.iter().find(|m| **m == method) {
+        Some(m) => Cow::Borrowed(m),
+        None => Cow::Owned(method.to_string()),
     }
 }
 
@@ -154,7 +167,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, ParseError>
         !has_token("close")
     };
     let request = Request {
-        method: req.method.unwrap_or_default().to_string(),
+        method: known_method(req.method.unwrap_or_default()),
         target: origin_form(req.path.unwrap_or_default()).to_string(),
         minor_version,
         keep_alive,

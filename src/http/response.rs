@@ -2,6 +2,47 @@
 //! the body. Pure: appends to a buffer the connection owns.
 
 use std::borrow::Cow;
+use std::ops::Deref;
+use std::rc::Rc;
+
+/// A response body: static bytes, bytes written for this request, or bytes cached across
+/// requests (`/health`'s, rebuilt only when the state changes) that a response shares
+/// instead of copying.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    Static(&'static [u8]),
+    Owned(Vec<u8>),
+    Shared(Rc<[u8]>),
+}
+
+impl Deref for Body {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Body::Static(b) => b,
+            Body::Owned(b) => b,
+            Body::Shared(b) => b,
+        }
+    }
+}
+
+impl From<&'static [u8]> for Body {
+    fn from(b: &'static [u8]) -> Self {
+        Body::Static(b)
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(b: Vec<u8>) -> Self {
+        Body::Owned(b)
+    }
+}
+
+impl From<Rc<[u8]>> for Body {
+    fn from(b: Rc<[u8]>) -> Self {
+        Body::Shared(b)
+    }
+}
 
 /// A response about to be serialized.
 #[derive(Debug, Clone, PartialEq)]
@@ -10,21 +51,20 @@ pub struct Response {
     pub content_type: &'static str,
     /// Fixed values (most are) are borrowed, not copied into a `String` per request.
     pub headers: Vec<(&'static str, Cow<'static, str>)>,
-    pub body: Cow<'static, [u8]>,
+    /// `Cache-Control: no-store`, the one header most answers carry, without a `headers` entry.
+    pub no_store: bool,
+    pub body: Body,
     /// Close the connection after this response (errors that leave the stream unsynchronized).
     pub close: bool,
 }
 
 impl Response {
-    pub fn new(
-        status: u16,
-        content_type: &'static str,
-        body: impl Into<Cow<'static, [u8]>>,
-    ) -> Self {
+    pub fn new(status: u16, content_type: &'static str, body: impl Into<Body>) -> Self {
         Response {
             status,
             content_type,
             headers: Vec::new(),
+            no_store: false,
             body: body.into(),
             close: false,
         }
@@ -42,6 +82,10 @@ impl Response {
     }
     pub fn header(mut self, name: &'static str, value: impl Into<Cow<'static, str>>) -> Self {
         self.headers.push((name, value.into()));
+        self
+    }
+    pub fn no_store(mut self) -> Self {
+        self.no_store = true;
         self
     }
     pub fn closing(mut self) -> Self {
@@ -85,6 +129,9 @@ impl Response {
             out.extend_from_slice(b"Connection: close\r\n");
         } else if minor_version == 0 {
             out.extend_from_slice(b"Connection: keep-alive\r\n");
+        }
+        if self.no_store {
+            out.extend_from_slice(b"Cache-Control: no-store\r\n");
         }
         for (name, value) in &self.headers {
             for part in [*name, ": ", value.as_ref(), "\r\n"] {
@@ -150,15 +197,25 @@ mod tests {
     #[test]
     fn a_fixed_header_value_is_borrowed_not_copied_per_request() {
         let r = Response::new(200, "text/plain", &b""[..])
-            .header("Cache-Control", "no-store")
+            .header("Referrer-Policy", "no-referrer")
             .header("Retry-After", 5.to_string());
-        assert!(matches!(r.headers[0].1, Cow::Borrowed("no-store")));
+        assert!(matches!(r.headers[0].1, Cow::Borrowed("no-referrer")));
         assert_eq!(
             bytes(&r, true, true, 1)
                 .matches("Retry-After: 5\r\n")
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn no_store_is_a_flag_written_before_the_other_headers() {
+        let r = Response::new(200, "text/plain", &b""[..])
+            .header("Retry-After", "5")
+            .no_store();
+        assert!(r.headers.len() == 1);
+        assert!(bytes(&r, true, true, 1)
+            .ends_with("Content-Length: 0\r\nCache-Control: no-store\r\nRetry-After: 5\r\n\r\n"));
     }
 
     #[test]
