@@ -29,7 +29,8 @@ const MAX_DIGITS: usize = 17;
 
 const HIDDEN_BIT: u64 = 1 << 52;
 
-/// An unsigned integer, little-endian limbs; `len` limbs are in use (no leading zero limb).
+/// An unsigned integer, little-endian limbs; `len` limbs are in use (no leading zero limb), the
+/// others are zero.
 #[derive(Clone, Copy)]
 struct Big {
     len: usize,
@@ -38,12 +39,9 @@ struct Big {
 
 impl Big {
     fn new(n: u64) -> Self {
-        let mut b = Big {
-            len: 2,
-            limbs: [0; LIMBS],
-        };
-        b.limbs[0] = n as u32;
-        b.limbs[1] = (n >> 32) as u32;
+        let mut limbs = [0; LIMBS];
+        (limbs[0], limbs[1]) = (n as u32, (n >> 32) as u32);
+        let mut b = Big { len: 2, limbs };
         b.trim();
         b
     }
@@ -98,17 +96,13 @@ impl Big {
 
     fn add(&mut self, other: &Big) {
         let mut carry = 0u64;
-        let n = self.len.max(other.len);
-        for i in 0..n {
+        self.len = self.len.max(other.len) + 1;
+        for i in 0..self.len {
             let v = u64::from(self.limbs[i]) + u64::from(other.limbs[i]) + carry;
             self.limbs[i] = v as u32;
             carry = v >> 32;
         }
-        self.len = n;
-        if carry != 0 {
-            self.limbs[n] = 1;
-            self.len += 1;
-        }
+        self.trim();
     }
 
     /// `self - other`, which is not larger than `self`.
@@ -284,20 +278,15 @@ fn shortest(exponent: u64, fraction: u64, digits: &mut [u8; MAX_DIGITS]) -> (usi
     // Half the gap to each neighbour bounds what reads back as m * 2^e; the gap below is half
     // as wide at a power of two (not at the smallest normal, whose neighbour is subnormal). All
     // scaled to integers: value = r / s, gaps mp / s above and mm / s below.
-    let uneven = fraction == 0 && exponent > 1;
-    let shift = 1 + u32::from(uneven);
-    let (mut r, mut s, mut mp, mut mm) = (Big::new(m), Big::new(1), Big::new(1), Big::new(1));
-    r.shl(shift);
-    s.shl(shift);
+    let uneven = u64::from(fraction == 0 && exponent > 1);
+    let (mut r, mut s) = (Big::new(m << (1 + uneven)), Big::new(2 << uneven));
+    let (mut mp, mut mm) = (Big::new(1 << uneven), Big::new(1));
     if e >= 0 {
-        r.shl(e as u32);
-        mp.shl(e as u32);
-        mm.shl(e as u32);
+        for b in [&mut r, &mut mp, &mut mm] {
+            b.shl(e as u32);
+        }
     } else {
         s.shl(e.unsigned_abs());
-    }
-    if uneven {
-        mp.shl(1);
     }
     // A boundary reads back (round half to even) when m is even.
     let even = m & 1 == 0;
@@ -465,7 +454,7 @@ mod tests {
             p *= 10.0;
         }
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-        for _ in 0..20_000 {
+        for _ in 0..10_000 {
             v.push(f64::from_bits(rng.next()));
         }
         v.into_iter().filter(|f| f.is_finite()).collect()
