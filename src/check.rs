@@ -93,7 +93,7 @@ fn get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
     for addr in addrs {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(format!("timed out after {} s", timeout.as_secs_f32()));
+            return Err(format!("timed out after {} s", crate::json::Secs(timeout)));
         }
         match TcpStream::connect_timeout(&addr, left) {
             Ok(mut s) => {
@@ -110,7 +110,7 @@ fn get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
                     .read_to_end(&mut reply)
                     .map_err(|e| match e.kind() {
                         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-                            format!("timed out after {} s", timeout.as_secs_f32())
+                            format!("timed out after {} s", crate::json::Secs(timeout))
                         }
                         _ => format!("reading: {e}"),
                     })?;

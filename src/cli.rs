@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use lexopt::prelude::*;
 
+use crate::json::Secs;
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9191";
 pub const DEFAULT_SOCKET: &str = "/var/run/fail2ban/fail2ban.sock";
 pub const DEFAULT_CHECK_URL: &str = "http://127.0.0.1:9191/health";
@@ -251,19 +253,48 @@ fn serve_config(
     })
 }
 
-/// Shortest `--interval` and `--timeout`: anything shorter would keep a router busy probing.
-const MIN_SECS: f64 = 0.1;
-/// Longest `--interval` and `--timeout`: a day.
-const MAX_SECS: f64 = 86_400.0;
+/// Shortest `--interval` and `--timeout` in milliseconds: anything shorter would keep a router
+/// busy probing.
+const MIN_MILLIS: u64 = 100;
+/// Longest `--interval` and `--timeout` in milliseconds: a day.
+const MAX_MILLIS: u64 = 86_400_000;
 
-/// Seconds as a decimal ("3", "0.5") from `MIN_SECS` to `MAX_SECS`.
+/// Seconds as a decimal ("3", "0.5") from `MIN_MILLIS` to `MAX_MILLIS`, to the millisecond.
 fn secs(name: &str, text: &str) -> Result<Duration, String> {
-    match text.trim().parse::<f64>() {
-        Ok(s) if (MIN_SECS..=MAX_SECS).contains(&s) => Ok(Duration::from_secs_f64(s)),
+    match millis(text.trim()) {
+        Some(ms) if (MIN_MILLIS..=MAX_MILLIS).contains(&ms) => Ok(Duration::from_millis(ms)),
         _ => Err(format!(
-            "--{name}: '{text}' is not a number of seconds from {MIN_SECS} to {MAX_SECS}"
+            "--{name}: '{text}' is not a number of seconds from {} to {} (to the millisecond)",
+            Secs(Duration::from_millis(MIN_MILLIS)),
+            Secs(Duration::from_millis(MAX_MILLIS))
         )),
     }
+}
+
+/// The milliseconds in decimal seconds: digits, optionally `.` and up to three more digits
+/// (further ones only if zeros: a value is never rounded into another). Integers only, since
+/// core's float parsing costs ~17 KB (issue 14).
+fn millis(text: &str) -> Option<u64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|c| c.is_ascii_digit());
+    if whole.len() + fraction.len() == 0 || !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    let mut ms = 0u64;
+    for c in whole.bytes() {
+        ms = ms.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    ms = ms.checked_mul(1000)?;
+    for (c, unit) in fraction
+        .bytes()
+        .zip([100, 10, 1].into_iter().chain(std::iter::repeat(0)))
+    {
+        if unit == 0 && c != b'0' {
+            return None;
+        }
+        ms += u64::from(c - b'0') * unit;
+    }
+    Some(ms)
 }
 
 fn count(name: &str, text: &str, min: usize, max: usize) -> Result<usize, String> {
@@ -323,12 +354,59 @@ mod tests {
             (&["--interval", "0.01"][..], "from 0.1 to 86400"),
             (&["--timeout", "86401"][..], "from 0.1 to 86400"),
             (&["--interval", "NaN"][..], "'NaN'"),
+            (&["--interval", "inf"][..], "'inf'"),
+            (&["--interval", "1e3"][..], "'1e3'"),
+            (&["--interval", "-1"][..], "'-1'"),
+            (&["--interval", "."][..], "'.'"),
+            (&["--interval", "1.2.3"][..], "'1.2.3'"),
+            (&["--timeout", "0.0999"][..], "from 0.1 to 86400"),
+            (&["--timeout", "0.1001"][..], "to the millisecond"),
+            (&["--timeout", "86400.001"][..], "from 0.1 to 86400"),
+            (
+                &["--timeout", "99999999999999999999"][..],
+                "from 0.1 to 86400",
+            ),
         ] {
             let err = run(args).expect_err("must fail");
             assert!(
                 err.contains(needle) && !err.contains('\n'),
                 "{args:?}: {err}"
             );
+        }
+    }
+
+    #[test]
+    fn seconds_are_read_to_the_millisecond_without_rounding() {
+        for (text, ms) in [
+            ("0.1", 100),
+            (" 3 ", 3000),
+            ("0.5", 500),
+            (".25", 250),
+            ("5.", 5000),
+            ("1.234", 1234),
+            ("1.2340000", 1234),
+            ("007", 7000),
+            ("86400", 86_400_000),
+            ("86400.000", 86_400_000),
+        ] {
+            assert_eq!(
+                secs("timeout", text),
+                Ok(Duration::from_millis(ms)),
+                "{text}"
+            );
+        }
+        for text in [
+            "",
+            ".",
+            "1.2345",
+            "0.09",
+            "86400.001",
+            "1e2",
+            "+1",
+            "1,5",
+            "٣",
+        ] {
+            assert!(secs("timeout", text).is_err(), "{text}");
         }
     }
 

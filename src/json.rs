@@ -6,6 +6,9 @@
 //! Objects are written with `Obj`, arrays with `List`; both place the commas. The API writes
 //! keys in sorted order, the order serde_json's map kept, so answers stay byte-identical.
 
+use std::fmt;
+use std::time::Duration;
+
 /// Deepest nesting the reader follows; deeper bodies are refused, never recursed into.
 pub const MAX_DEPTH: usize = 32;
 
@@ -64,14 +67,59 @@ pub fn int(out: &mut Vec<u8>, n: i64) {
     uint(out, n.unsigned_abs());
 }
 
-/// The shortest text that reads back as `f` (`5.0`, `0.00093`); `null` for NaN and infinities,
-/// which JSON cannot hold. Off the hot paths: it goes through `core::fmt`.
-pub fn float(out: &mut Vec<u8>, f: f64) {
-    if f.is_finite() {
-        use std::io::Write;
-        let _ = write!(out, "{f:?}");
+/// A duration in seconds as `{:?}` of `d.as_secs_f64()` wrote it, from integer nanoseconds
+/// (core's float formatting costs ~20 KB): `5.0`, `0.013456`, and below 0.1 ms core's exponent
+/// form, `5e-5`. The decimal is exact, where `as_secs_f64()` rounded twice and was off by an
+/// ulp for one nanosecond-resolution duration in 200, and for `--interval 1.118`
+/// (`1.1179999999999999`).
+pub fn secs(out: &mut Vec<u8>, d: Duration) {
+    let nanos = d.subsec_nanos();
+    if d.as_secs() == 0 && (1..100_000).contains(&nanos) {
+        let mut digits = Vec::with_capacity(9);
+        uint(&mut digits, u64::from(nanos));
+        let exponent = 10 - digits.len();
+        let digits = &digits[..digits.len() - trailing_zeros(&digits)];
+        out.push(digits[0]);
+        if digits.len() > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits[1..]);
+        }
+        out.extend_from_slice(b"e-");
+        uint(out, exponent as u64);
     } else {
-        out.extend_from_slice(b"null");
+        plain_secs(out, d);
+        if nanos == 0 {
+            out.extend_from_slice(b".0");
+        }
+    }
+}
+
+/// Whole seconds, then `.` and the nanoseconds without trailing zeros if there are any.
+fn plain_secs(out: &mut Vec<u8>, d: Duration) {
+    uint(out, d.as_secs());
+    let nanos = d.subsec_nanos();
+    if nanos != 0 {
+        let mut digits = Vec::with_capacity(10);
+        uint(&mut digits, u64::from(nanos) + 1_000_000_000);
+        out.push(b'.');
+        out.extend_from_slice(&digits[1..digits.len() - trailing_zeros(&digits)]);
+    }
+}
+
+fn trailing_zeros(digits: &[u8]) -> usize {
+    digits.iter().rev().take_while(|&&c| c == b'0').count()
+}
+
+/// A duration in seconds as `{}` of `as_secs_f64()` printed it in metrics and of
+/// `as_secs_f32()` in messages (`5`, `0.5`, `0.000013`): whole seconds and the nonzero fraction,
+/// without float formatting. It is the exact value, also where an f32 lost digits.
+pub struct Secs(pub Duration);
+
+impl fmt::Display for Secs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = Vec::with_capacity(32);
+        plain_secs(&mut out, self.0);
+        f.write_str(std::str::from_utf8(&out).unwrap_or_default())
     }
 }
 
@@ -427,9 +475,6 @@ mod tests {
         assert_eq!(text(|o| uint(o, 0)), "0");
         assert_eq!(text(|o| uint(o, u64::MAX)), "18446744073709551615");
         assert_eq!(text(|o| int(o, i64::MIN)), "-9223372036854775808");
-        assert_eq!(text(|o| float(o, 5.0)), "5.0");
-        assert_eq!(text(|o| float(o, 0.00093218)), "0.00093218");
-        assert_eq!(text(|o| float(o, f64::NAN)), "null");
         let out = text(|o| {
             let mut obj = Obj::new(o);
             obj.str("a", "x").opt_uint("b", None).bool("c", true);
@@ -441,6 +486,52 @@ mod tests {
         assert_eq!(
             out,
             r#"{"a":"x","b":null,"c":true,"d":["p","q"],"e":[],"f":{},"g":-1}"#
+        );
+    }
+
+    /// A duration's exact decimal, which `{:?}` of the double nearest to it printed (a decimal
+    /// of up to 15 digits reads back exactly), and `{}` likewise.
+    #[test]
+    fn seconds_print_as_core_printed_the_nearest_double() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut durations: Vec<Duration> = [0, 1, 9, 10, 99_999, 100_000, 500_000_000, 999_999_999]
+            .iter()
+            .flat_map(|&n| [0, 1, 5, 59, 86_400, 999_999].map(|s| Duration::new(s, n)))
+            .collect();
+        for _ in 0..100_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let nanos = (seed >> 32) as u32 % 1_000_000_000;
+            // Every scale: ns, us and ms resolution, probe-sized and interval-sized.
+            let nanos = nanos / 10u32.pow((seed % 10) as u32) * 10u32.pow((seed % 10) as u32);
+            let secs = [0, seed % 10, seed % 1_000_000][(seed >> 8) as usize % 3];
+            durations.push(Duration::new(secs, nanos));
+        }
+        for d in durations {
+            let nearest: f64 = text(|o| plain_secs(o, d)).parse().unwrap();
+            assert_eq!(text(|o| secs(o, d)), format!("{nearest:?}"), "{d:?}");
+            assert_eq!(Secs(d).to_string(), format!("{nearest}"), "{d:?}");
+        }
+        // What `as_secs_f64()` itself gives, where it is the nearest double.
+        for (d, old) in [
+            (Duration::from_secs(5), "5.0"),
+            (Duration::from_micros(13_456), "0.013456"),
+        ] {
+            assert_eq!(text(|o| secs(o, d)), format!("{:?}", d.as_secs_f64()));
+            assert_eq!(text(|o| secs(o, d)), old);
+        }
+        // Where `as_secs_f64()` was not the nearest double, the old text showed its error.
+        let d = Duration::from_millis(1118);
+        assert_eq!(format!("{:?}", d.as_secs_f64()), "1.1179999999999999");
+        assert_eq!(text(|o| secs(o, d)), "1.118");
+        assert_eq!(text(|o| secs(o, Duration::from_nanos(50_000))), "5e-5");
+        assert_eq!(text(|o| secs(o, Duration::from_nanos(12_340))), "1.234e-5");
+        assert_eq!(text(|o| secs(o, Duration::ZERO)), "0.0");
+        assert_eq!(Secs(Duration::ZERO).to_string(), "0");
+        assert_eq!(
+            Secs(Duration::from_millis(86_399_999)).to_string(),
+            "86399.999"
         );
     }
 

@@ -173,7 +173,7 @@ pub fn render(state: &State, ctx: &Context) -> String {
     let _ = writeln!(
         out,
         "banwatch_probe_duration_seconds {}",
-        state.last_probe_duration.map_or(0.0, |d| d.as_secs_f64())
+        crate::json::Secs(state.last_probe_duration.unwrap_or_default())
     );
     family(
         &mut out,
@@ -218,8 +218,15 @@ pub fn render(state: &State, ctx: &Context) -> String {
     let start = state
         .started_at
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
-    let _ = writeln!(out, "process_start_time_seconds {start:.3}");
+        .unwrap_or_default();
+    // Rounded to milliseconds in integers, as `{:.3}` of the seconds as f64 did (issue 14).
+    let ms = start.as_secs() * 1000 + u64::from(start.subsec_nanos() + 500_000) / 1_000_000;
+    let _ = writeln!(
+        out,
+        "process_start_time_seconds {}.{:03}",
+        ms / 1000,
+        ms % 1000
+    );
     out
 }
 

@@ -2,7 +2,7 @@
 //! `banwatch query` prints and how replies are quoted in error messages. It lives outside the
 //! codec so that decoding fail2ban's replies does not depend on JSON; it writes with `crate::json`.
 
-use crate::fail2ban::pickle::Value;
+use crate::fail2ban::pickle::{float, Value};
 use crate::fail2ban::replies::ServerError;
 use crate::json::{self, List, Obj};
 
@@ -117,7 +117,8 @@ fn key_text(key: &Value) -> String {
     }
 }
 
-/// `repr(float)` for finite values as Python prints them (`1.0`, `1e+16`, `0.1`).
+/// `repr(float)` as Python prints it (`1.0`, `1e+16`, `0.1`), with `json.dumps`'s names for the
+/// values JSON has no number for (a dict key can still be one).
 fn python_float_repr(f: f64) -> String {
     if f.is_nan() {
         return "NaN".into();
@@ -129,12 +130,9 @@ fn python_float_repr(f: f64) -> String {
             "-Infinity".into()
         };
     }
-    let s = format!("{f:?}");
-    // Rust prints 1e16 as "1e16" and Python as "1e+16".
-    match s.split_once('e') {
-        Some((m, e)) if !e.starts_with('-') => format!("{m}e+{e}"),
-        _ => s,
-    }
+    let mut s = String::new();
+    float::repr(f, &mut s);
+    s
 }
 
 #[cfg(test)]

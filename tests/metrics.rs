@@ -127,6 +127,26 @@ fn metrics_are_promtool_clean_and_exporter_compatible() {
         .parse()
         .unwrap();
     assert!(rss > 100_000.0, "{rss}");
+    // Seconds written from integers, not floats (issue 14): the start time with exactly three
+    // decimals and within the last hour, the last probe's duration a plain decimal (0 until the
+    // first probe cycle has finished, which this scrape may precede).
+    let start = sample(&text, "process_start_time_seconds").unwrap();
+    let (whole, millis) = start.split_once('.').unwrap_or((start, ""));
+    assert!(
+        millis.len() == 3 && millis.bytes().all(|c| c.is_ascii_digit()),
+        "{start}"
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let whole: u64 = whole.parse().unwrap();
+    assert!(whole <= now && now - whole < 3600, "{start}");
+    let probe = sample(&text, "banwatch_probe_duration_seconds").unwrap();
+    assert!(
+        probe.parse::<f64>().is_ok_and(|s| (0.0..60.0).contains(&s)) && !probe.contains('e'),
+        "{probe}"
+    );
 }
 
 #[test]

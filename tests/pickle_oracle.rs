@@ -467,3 +467,64 @@ fn the_ban_list_reader_reads_cpythons_string_lists_at_protocols_2_to_5() {
     assert!(shared > 0, "no list with a shared string was generated");
     assert_eq!(read[2..], [60 - shared; 4], "lists read per protocol 2-5");
 }
+
+/// Issue 14: floats are read and written without core's float code, exactly as CPython does.
+/// For 26,000 doubles (every power of two and of ten with its neighbours, the edges, random bit
+/// patterns, subnormals, values near 1) `banwatch query` writes `repr(x)` byte for byte and the
+/// decoder reads x's protocol-0 pickle bit for bit; for 20,000 texts a protocol-0 pickle may
+/// hold (halfway points between doubles and a hair either side, 18 to 40 digits, syntax
+/// variants, overflow) the decoder reads the double CPython's unpickler reads, or refuses what
+/// it refuses.
+#[test]
+fn floats_read_and_print_as_cpython_reads_and_prints_them() {
+    let out = python(&["floats", "20261202", "5000"], None);
+    let read = |pickle: &[u8]| match decode(pickle) {
+        Ok(Some((Value::Float(f), used))) if used == pickle.len() => Some(f),
+        Ok(Some((other, _))) => panic!("not a float: {other:?}"),
+        _ => None,
+    };
+    let (mut doubles, mut texts, mut halfway) = (0, 0, 0);
+    for line in out.lines() {
+        let mut fields = line.split(' ');
+        match (fields.next(), fields.next(), fields.next(), fields.next()) {
+            (Some("r"), Some(bits), Some(repr), Some(hex)) => {
+                let f = f64::from_bits(bits.parse().unwrap());
+                let pickle: Vec<u8> = (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                    .collect();
+                let ours = read(&pickle).unwrap_or_else(|| panic!("{repr}: refused"));
+                assert!(
+                    ours.to_bits() == f.to_bits() || (ours.is_nan() && f.is_nan()),
+                    "{repr}: read as {:#x}, CPython {:#x}",
+                    ours.to_bits(),
+                    f.to_bits()
+                );
+                if f.is_finite() {
+                    let text = banwatch::pyjson::to_json(&Value::Float(f));
+                    assert_eq!(text, repr, "repr of {:#x}", f.to_bits());
+                }
+                doubles += 1;
+            }
+            (Some("t"), Some(text), Some(cpython), Some(kind)) => {
+                let ours = read(format!("F{text}\n.").as_bytes());
+                let theirs = cpython.parse::<u64>().ok().map(f64::from_bits);
+                assert!(
+                    match (ours, theirs) {
+                        (Some(a), Some(b)) =>
+                            a.to_bits() == b.to_bits() || a.is_nan() && b.is_nan(),
+                        (a, b) => a.is_none() && b.is_none(),
+                    },
+                    "{text}: read as {ours:?}, CPython {theirs:?}"
+                );
+                halfway += usize::from(kind == "half");
+                texts += 1;
+            }
+            _ => panic!("oracle line: {line}"),
+        }
+    }
+    assert!(
+        doubles >= 20_000 && texts >= 20_000 && halfway >= 5_000,
+        "{doubles} doubles, {texts} texts, {halfway} halfway"
+    );
+}

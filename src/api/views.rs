@@ -127,9 +127,9 @@ pub fn status(state: &State, ctx: &Context) -> Response {
     let mut b = Obj::new(top.key("banwatch"));
     b.uint("ban_list_fetches", state.ban_list_fetches)
         .uint("fail2ban_commands", state.client.commands_sent);
-    json::float(b.key("interval_s"), state.interval.as_secs_f64());
+    json::secs(b.key("interval_s"), state.interval);
     match state.last_probe_duration {
-        Some(d) => json::float(b.key("probe_duration_s"), d.as_secs_f64()),
+        Some(d) => json::secs(b.key("probe_duration_s"), d),
         None => b.key("probe_duration_s").extend_from_slice(b"null"),
     }
     b.bool("reads_protected", ctx.protect_reads)

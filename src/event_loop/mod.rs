@@ -463,7 +463,7 @@ impl Server {
                     504,
                     &format!(
                         "fail2ban did not answer within {} s of this request: it is hung or busy (raise --timeout if it is just slow)",
-                        answer_within.as_secs_f32()
+                        crate::json::Secs(answer_within)
                     ),
                 );
                 self.answer(i, Some(&p.request), &resp, now);

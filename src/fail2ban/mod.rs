@@ -97,7 +97,7 @@ impl fmt::Display for Error {
             Error::Timeout { command, after } => write!(
                 f,
                 "fail2ban did not answer `{command}` within {} s: it is hung or busy (raise --timeout if it is just slow)",
-                after.as_secs_f32()
+                crate::json::Secs(*after)
             ),
             Error::Garbage { path, detail } => write!(
                 f,

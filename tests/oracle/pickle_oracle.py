@@ -19,6 +19,14 @@ Modes (one JSON document per output line):
                           the int is its decimal text, or null where CPython refuses to convert it
                           (its int/str limit, 4,300 digits by default)
   unpickle                read hex pickles from stdin, print json.dumps of the unpickled value
+  floats SEED N           not JSON, for the float codec (src/fail2ban/pickle/float.rs): lines
+                          `r BITS REPR HEX` for doubles (every power of two and of ten and their
+                          neighbours, the edges, N random bit patterns, N subnormals, N near 1),
+                          with repr(x) and x's protocol-0 pickle, and lines `t TEXT BITS` for
+                          texts a protocol-0 pickle may hold (exact halfway points between
+                          doubles and a hair either side, 18 to 40 digits, syntax variants) with
+                          what CPython's unpickler reads from them, or `error`, and whether the
+                          text is an exact halfway point (`half`) or not (`other`)
 """
 import _compat_pickle
 import io
@@ -128,6 +136,60 @@ def random_value(rng, depth=0):
     return {"k%d%s" % (i, rng.choice(["", "é", " x"])): v for i, v in enumerate(items)}
 
 
+def floats(rng, n):
+    import decimal
+    import math
+    import struct
+    bits = lambda x: struct.unpack("<Q", struct.pack("<d", x))[0]
+    double = lambda b: struct.unpack("<d", struct.pack("<Q", b))[0]
+    xs = [0.0, -0.0, 0.1, 0.1 + 0.2, 1e16, 1e-5, 1e-4, 9999999999999998.0, 1e22, 1e23,
+          2.0**-25, sys.float_info.max, sys.float_info.min, 5e-324, math.inf, -math.inf]
+    xs += [double(b << 52 if b else 1) for b in range(0, 2047)]  # powers of two
+    xs += [double(1 << b) for b in range(52)]  # subnormal powers of two
+    xs += [float("1e%d" % e) for e in range(-323, 309)]
+    xs += [x2 for x in list(xs) if math.isfinite(x) and x > 0
+           for x2 in (double(bits(x) - 1), double(bits(x) + 1), 3 * x) if math.isfinite(x2)]
+    xs += [double(rng.getrandbits(64)) for _ in range(n)]
+    xs += [double(rng.getrandbits(52)) for _ in range(n)]
+    xs += [double(bits(1.0) + rng.randint(-2**54, 2**54)) for _ in range(n)]
+    for x in xs:
+        x = -x if rng.random() < 0.5 else x
+        print("r %d %s %s" % (bits(x), repr(x), pickle.dumps(x, protocol=0).hex()))
+
+    decimal.getcontext().prec = 1200
+    texts = ["1E5", "+1.5", "-.5", "5.", "1e+05", "00012.50e+0001", "inf", "-Infinity", "iNf",
+             "nan", "-nan", "1e309", "-1e309", "1e-400", "1e99999999999999999999",
+             "0e99999999999999999999", ".", "e1", "1e", "1e+", "0x1p3", "1_0", "1.5.2", "++1",
+             "infinit", "1.7976931348623157e308", "1.7976931348623158e308",
+             "1.7976931348623159e308", "2.4703282292062327e-324", "2.4703282292062328e-324"]
+    texts = [(t, "other") for t in texts]
+    for _ in range(n):
+        x = abs(double(rng.getrandbits(64)))
+        if not math.isfinite(x) or x == 0:
+            continue
+        exact, up = decimal.Decimal(x), decimal.Decimal(double(bits(x) + 1))
+        middle = (exact + up) / 2
+        hair = decimal.Decimal(1).scaleb(middle.as_tuple().exponent - 3)
+        for d, kind in ((middle, "half"), (middle + hair, "other"), (middle - hair, "other")):
+            texts += [(str(d), kind), (format(d, "e"), kind)]
+        texts += [(format(exact, ".%de" % rng.randint(17, 39)), "other")]
+        texts += [("%d.%de%d" % (rng.randint(0, 10**9), rng.randint(0, 10**9),
+                                 rng.randint(-340, 320)), "other")]
+    # Halfway points short enough to be read: the doubles from 1 to 2^64 and a few bits below 1.
+    for _ in range(n):
+        x = double(bits(1.0) + rng.randint(-2**57, 2**58))
+        middle = (decimal.Decimal(x) + decimal.Decimal(double(bits(x) + 1))) / 2
+        texts += [(str(middle), "half"), (format(middle.normalize(), "E"), "half")]
+    for t, kind in texts:
+        if len(t) > 64:
+            continue  # beyond banwatch's bound (src/fail2ban/pickle/float.rs, MAX_TEXT)
+        try:
+            read = "%d" % bits(pickle.loads(b"F" + t.encode() + b"\n."))
+        except (ValueError, OverflowError, pickle.UnpicklingError):
+            read = "error"
+        print("t %s %s %s" % (t, read, kind))
+
+
 def main():
     mode = sys.argv[1]
     if mode == "golden":
@@ -182,6 +244,8 @@ def main():
                     except ValueError:
                         continue  # protocols 0 and 1 write the digits, so they refuse too
                     print(json.dumps({"hex": data.hex(), "protocol": proto, "json": [0, text]}))
+    elif mode == "floats":
+        floats(random.Random(int(sys.argv[2])), int(sys.argv[3]))
     elif mode == "unpickle":
         for line in sys.stdin:
             print(json.dumps(pickle.loads(bytes.fromhex(line.strip())), ensure_ascii=False))

@@ -139,7 +139,7 @@ impl Machine<'_> {
                     let line = need!(self.line());
                     let f = std::str::from_utf8(line)
                         .ok()
-                        .and_then(|t| t.trim().parse::<f64>().ok());
+                        .and_then(|t| float::parse(t.trim()));
                     self.push(Value::Float(f.ok_or(self.err(ErrorKind::BadNumber))?))?;
                 }
                 BINFLOAT => {

@@ -33,12 +33,13 @@
 //! request encoder; `machine` the decode arena and `decode` the opcodes run on it (and
 //! `Decoder`); `build` the tree builder and the conversions of Python's text and number
 //! encodings; `text` the inline string of `Value::Str`; `fast` the framing scan and the ban-list
-//! reader; `names` the Python 2 names.
+//! reader; `names` the Python 2 names; `float` protocol 0's float text and `repr(float)`.
 
 mod build;
 mod decode;
 mod encode;
 mod fast;
+pub(crate) mod float;
 mod machine;
 mod names;
 mod text;
