@@ -52,7 +52,7 @@ pub fn main() -> ExitCode {
 
 fn query(socket: &std::path::Path, args: Vec<String>, timeout: std::time::Duration) -> ExitCode {
     let max = crate::fail2ban::pickle::DEFAULT_MAX_REPLY;
-    match client::query(socket, args, timeout, max) {
+    match client::query(socket, args, timeout, max, crate::state::Tag::Status) {
         Ok(value) => {
             println!("{}", crate::pyjson::to_json(&value));
             ExitCode::SUCCESS

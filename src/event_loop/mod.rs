@@ -458,7 +458,7 @@ impl Server {
                 let id = p.id;
                 self.state
                     .client
-                    .cancel_unsent(|t| matches!(t, Tag::Request(w) if *w == id));
+                    .cancel_unsent(&mut |t| matches!(t, Tag::Request(w) if *w == id));
                 let resp = Response::error(
                     504,
                     &format!(
@@ -561,7 +561,7 @@ impl Server {
         };
         self.state
             .client
-            .cancel_unsent(|t| matches!(t, Tag::Request(id) if !waited_for(*id)));
+            .cancel_unsent(&mut |t| matches!(t, Tag::Request(id) if !waited_for(*id)));
     }
 }
 

@@ -177,7 +177,8 @@ impl<T> Client<T> {
     }
 
     /// Drop queued (not yet sent) commands whose waiters all gave up.
-    pub fn cancel_unsent(&mut self, mut gave_up: impl FnMut(&T) -> bool) {
+    /// (`dyn`: three callers, one copy of the code.)
+    pub fn cancel_unsent(&mut self, gave_up: &mut dyn FnMut(&T) -> bool) {
         for c in self.queue.iter_mut() {
             c.waiters.retain(|w| !gave_up(w));
         }
@@ -511,14 +512,18 @@ fn peer_gone(fd: &OwnedFd) -> bool {
 
 /// Send one command and wait for its reply, for the CLI (`banwatch query`). It drives the same
 /// client the server uses, so the CLI exercises the same code path.
-pub fn query(
+///
+/// `tag` is any value of the tag type `serve` uses, so that the binary holds one copy of the
+/// client's code, not a second one for a unit tag (about 5 KB).
+pub fn query<T>(
     path: &Path,
     args: Vec<String>,
     timeout: Duration,
     max_reply: usize,
+    tag: T,
 ) -> Result<Value, Error> {
-    let mut client: Client<()> = Client::new(path.to_path_buf(), timeout, max_reply);
-    client.submit(args, false, ())?;
+    let mut client: Client<T> = Client::new(path.to_path_buf(), timeout, max_reply);
+    client.submit(args, false, tag)?;
     let mut done = Vec::new();
     loop {
         client.drive(Instant::now(), &mut done);
@@ -676,7 +681,7 @@ mod tests {
             .unwrap();
         c.submit(args(&["set", "j", "banip", "192.0.2.3"]), false, 3)
             .unwrap();
-        c.cancel_unsent(|w| *w == 2);
+        c.cancel_unsent(&mut |w| *w == 2);
         let (mut peer, _) = listener.accept().unwrap();
         assert_eq!(
             command(&mut peer),

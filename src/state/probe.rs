@@ -115,8 +115,9 @@ impl State {
                 self.set_offline(&e);
                 if in_cycle {
                     // fail2ban is unreachable or hung: do not spend a timeout per jail.
-                    self.client
-                        .cancel_unsent(|t| matches!(t, Tag::JailStatus { in_cycle: true, .. }));
+                    self.client.cancel_unsent(&mut |t| {
+                        matches!(t, Tag::JailStatus { in_cycle: true, .. })
+                    });
                     self.probe_outstanding = 0;
                     self.maybe_finish_cycle(now);
                     return;
