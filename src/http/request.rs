@@ -24,7 +24,7 @@ pub struct Request {
     pub keep_alive: bool,
     pub authorization: Option<String>,
     pub if_none_match: Option<String>,
-    /// Whether a gzip-coded answer is acceptable (`Accept-Encoding`, see `accepts_gzip`).
+    /// Whether a gzip-coded answer is acceptable (`Accept-Encoding`, see `Codings`).
     pub accepts_gzip: bool,
     pub body: Vec<u8>,
 }
@@ -103,6 +103,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, ParseError>
     let mut connection = String::new();
     let mut authorization = None;
     let mut if_none_match = None;
+    let mut codings = Codings::default();
     for h in req.headers.iter() {
         let value = std::str::from_utf8(h.value)
             .map_err(|_| ParseError::Malformed("header value is not UTF-8"))?;
@@ -131,6 +132,8 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, ParseError>
             authorization = Some(value.to_string());
         } else if h.name.eq_ignore_ascii_case("if-none-match") {
             if_none_match = Some(value.to_string());
+        } else if h.name.eq_ignore_ascii_case("accept-encoding") {
+            codings.read(value);
         }
     }
     // RFC 9112 3.2: a 1.1 request without Host, or with several, gets a 400.
@@ -162,44 +165,51 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, ParseError>
         keep_alive,
         authorization,
         if_none_match,
-        // Every Accept-Encoding line, as one list (RFC 9110 5.3); values were checked UTF-8 above.
-        accepts_gzip: accepts_gzip(
-            req.headers
-                .iter()
-                .filter(|h| h.name.eq_ignore_ascii_case("accept-encoding"))
-                .filter_map(|h| std::str::from_utf8(h.value).ok()),
-        ),
+        accepts_gzip: codings.gzip(),
         body: buf[head_len..total].to_vec(),
     };
     Ok(Some((request, total)))
 }
 
-/// May the answer be gzip-coded, given the values of every Accept-Encoding line (RFC 9110
-/// 12.5.3)? No such line: any coding is. Otherwise `gzip` (or its alias `x-gzip`) decides when
-/// listed, else `*`, else it is not; a weight of `q=0` (`0.`, `0.0` .. `0.000`) means "not
-/// acceptable". Codings are case-insensitive; a weight that is not a number is not a zero.
-fn accepts_gzip<'a>(values: impl Iterator<Item = &'a str>) -> bool {
-    let (mut present, mut gzip, mut any) = (false, None, None);
-    for item in values.flat_map(|v| v.split(',')) {
-        present = true;
-        let mut params = item.split(';');
-        let coding = params.next().unwrap_or_default().trim();
-        let acceptable = !params.any(|p| {
-            p.split_once('=').is_some_and(|(name, weight)| {
-                name.trim().eq_ignore_ascii_case("q") && is_zero_weight(weight.trim())
-            })
-        });
-        let slot = if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
-            &mut gzip
-        } else if coding == "*" {
-            &mut any
-        } else {
-            continue;
-        };
-        // gzip listed twice (`gzip;q=0, x-gzip`): acceptable if either line says so.
-        *slot = Some(slot.unwrap_or(false) || acceptable);
+/// What the Accept-Encoding lines say of gzip (RFC 9110 12.5.3), read line by line into one
+/// list (RFC 9110 5.3). No such line: any coding is acceptable. Otherwise `gzip` (or its alias
+/// `x-gzip`) decides when listed, else `*`, else it is not acceptable; a weight of `q=0` (`0.`,
+/// `0.0` .. `0.000`) means "not acceptable". Codings are case-insensitive; a weight that is not
+/// a number is not a zero.
+#[derive(Default)]
+struct Codings {
+    seen: bool,
+    gzip: Option<bool>,
+    any: Option<bool>,
+}
+
+impl Codings {
+    fn read(&mut self, value: &str) {
+        self.seen = true;
+        for item in value.split(',') {
+            let (coding, params) = item.split_once(';').unwrap_or((item, ""));
+            let coding = coding.trim();
+            let slot =
+                if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+                    &mut self.gzip
+                } else if coding == "*" {
+                    &mut self.any
+                } else {
+                    continue;
+                };
+            let refused = params.split(';').any(|p| {
+                p.split_once('=').is_some_and(|(name, weight)| {
+                    name.trim().eq_ignore_ascii_case("q") && is_zero_weight(weight.trim())
+                })
+            });
+            // gzip listed twice (`gzip;q=0, x-gzip`): acceptable if either says so.
+            *slot = Some(slot.unwrap_or(false) || !refused);
+        }
     }
-    !present || gzip.or(any).unwrap_or(false)
+
+    fn gzip(&self) -> bool {
+        !self.seen || self.gzip.or(self.any).unwrap_or(false)
+    }
 }
 
 /// `0`, `0.`, `0.0`, `0.00`, `0.000`: the qvalues that mean "not acceptable".
@@ -376,7 +386,11 @@ mod tests {
 
     #[test]
     fn gzip_is_acceptable_unless_the_client_says_otherwise() {
-        let gzip = |lines: &[&str]| accepts_gzip(lines.iter().copied());
+        let gzip = |lines: &[&str]| {
+            let mut codings = Codings::default();
+            lines.iter().for_each(|l| codings.read(l));
+            codings.gzip()
+        };
         for ok in [
             &[][..],
             &["gzip"],
