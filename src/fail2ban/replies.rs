@@ -88,7 +88,8 @@ pub fn envelope(v: Value) -> Result<Value, ReplyError> {
             class: "ERROR".into(),
             args: vec![Value::Str(s)],
         })),
-        Value::List(items) if items == [Value::Str("SHUTDOWN".into())] => {
+        // Matched in place: building a `Value` to compare with would link `Value::eq`.
+        Value::List(items) if matches!(items.as_slice(), [Value::Str(s)] if s == "SHUTDOWN") => {
             Err(ReplyError::Server(ServerError {
                 class: "SHUTDOWN".into(),
                 args: vec![],
@@ -406,6 +407,23 @@ mod tests {
         ))
         .unwrap_err();
         assert!(matches!(e, ReplyError::Server(ServerError { ref class, .. }) if class == "ERROR"));
+    }
+
+    #[test]
+    fn a_shutdown_list_is_a_server_error_and_nothing_like_it_is() {
+        let shutdown = |text: &str| envelope(Value::List(vec![Value::Str(text.into())]));
+        assert!(matches!(
+            shutdown("SHUTDOWN"),
+            Err(ReplyError::Server(ServerError { ref class, ref args })) if class == "SHUTDOWN" && args.is_empty()
+        ));
+        assert!(matches!(shutdown("SHUTDOWNS"), Err(ReplyError::Shape(_))));
+        assert!(matches!(
+            envelope(Value::List(vec![
+                Value::Str("SHUTDOWN".into()),
+                Value::None
+            ])),
+            Err(ReplyError::Shape(_))
+        ));
     }
 
     #[test]
