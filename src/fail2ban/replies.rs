@@ -19,15 +19,18 @@ pub struct ServerError {
 
 impl fmt::Display for ServerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let args: Vec<String> = self
-            .args
-            .iter()
-            .map(|a| match a {
-                Value::Str(s) => format!("'{}'", s.as_str()),
-                other => crate::pyjson::to_json(other),
-            })
-            .collect();
-        write!(f, "{}: {}", self.class, args.join(", "))
+        // Written piece by piece: a `Vec<String>` and `join` cost more code than this loop.
+        write!(f, "{}: ", self.class)?;
+        for (i, a) in self.args.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            match a {
+                Value::Str(s) => write!(f, "'{}'", s.as_str())?,
+                other => f.write_str(&crate::pyjson::to_json(other))?,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -407,6 +410,20 @@ mod tests {
         ))
         .unwrap_err();
         assert!(matches!(e, ReplyError::Server(ServerError { ref class, .. }) if class == "ERROR"));
+    }
+
+    #[test]
+    fn server_errors_read_like_python_with_args_quoted_or_as_json() {
+        let e = ServerError {
+            class: "ValueError".into(),
+            args: vec![Value::Str("x".into()), Value::Int(3), Value::None],
+        };
+        assert_eq!(e.to_string(), "ValueError: 'x', 3, null");
+        let bare = ServerError {
+            class: "SHUTDOWN".into(),
+            args: vec![],
+        };
+        assert_eq!(bare.to_string(), "SHUTDOWN: ");
     }
 
     #[test]
