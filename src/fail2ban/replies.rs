@@ -136,33 +136,35 @@ fn seq<'a>(v: &'a Value, expected: &'static str) -> Result<&'a [Value], ShapeErr
     }
 }
 
-/// `[('Label', value), ...]` as (label, value) pairs.
+/// In `[('Label', value), ...]`, the value of the first pair labelled `label`, after checking
+/// that every item is such a pair. (Read in place: a `Vec` of the pairs costs more code than
+/// walking the few items again per label.)
 fn labelled<'a>(
     v: &'a Value,
+    label: &str,
     expected: &'static str,
-) -> Result<Vec<(&'a str, &'a Value)>, ShapeError> {
-    seq(v, expected)?
-        .iter()
-        .map(|item| match seq(item, expected)? {
-            [Value::Str(label), value] => Ok((label.as_str(), value)),
-            _ => Err(shape(expected, item)),
-        })
-        .collect()
+) -> Result<Option<&'a Value>, ShapeError> {
+    let mut found = None;
+    for item in seq(v, expected)? {
+        match seq(item, expected)? {
+            [Value::Str(l), value] if found.is_none() && l.as_str() == label => found = Some(value),
+            [Value::Str(_), _] => {}
+            _ => return Err(shape(expected, item)),
+        }
+    }
+    Ok(found)
 }
 
+/// `labelled`, where the label must be there.
 fn find<'a>(
-    pairs: &[(&str, &'a Value)],
+    v: &'a Value,
     label: &'static str,
     expected: &'static str,
 ) -> Result<&'a Value, ShapeError> {
-    pairs
-        .iter()
-        .find(|(l, _)| *l == label)
-        .map(|(_, v)| *v)
-        .ok_or(ShapeError {
-            expected,
-            got: format!("no '{label}'"),
-        })
+    labelled(v, label, expected)?.ok_or(ShapeError {
+        expected,
+        got: format!("no '{label}'"),
+    })
 }
 
 pub fn int(v: &Value) -> Result<i64, ShapeError> {
@@ -197,8 +199,7 @@ pub struct ServerStatus {
 impl ServerStatus {
     pub fn from_value(v: &Value) -> Result<Self, ShapeError> {
         const WHAT: &str = "a status reply [('Number of jail', n), ('Jail list', '...')]";
-        let pairs = labelled(v, WHAT)?;
-        let list = string(find(&pairs, "Jail list", WHAT)?)?;
+        let list = string(find(v, "Jail list", WHAT)?)?;
         let jails = list
             .split(',')
             .map(str::trim)
@@ -227,24 +228,23 @@ pub struct JailStatus {
 impl JailStatus {
     pub fn from_value(v: &Value) -> Result<Self, ShapeError> {
         const WHAT: &str = "a jail status [('Filter', [...]), ('Actions', [...])]";
-        let top = labelled(v, WHAT)?;
-        let filter = labelled(find(&top, "Filter", WHAT)?, WHAT)?;
-        let actions = labelled(find(&top, "Actions", WHAT)?, WHAT)?;
-        let list = |pairs: &[(&str, &Value)], label| {
-            pairs
-                .iter()
-                .find(|(l, _)| *l == label)
-                .map(|(_, v)| string_list(v))
-                .transpose()
+        // Checked in the order a list of pairs would have been built: the whole top level,
+        // then each section as it is found.
+        let filter = find(v, "Filter", WHAT)?;
+        labelled(filter, "", WHAT)?;
+        let actions = find(v, "Actions", WHAT)?;
+        labelled(actions, "", WHAT)?;
+        let list = |pairs: &Value, label| -> Result<Option<Vec<String>>, ShapeError> {
+            labelled(pairs, label, WHAT)?.map(string_list).transpose()
         };
         Ok(JailStatus {
-            currently_failed: count(find(&filter, "Currently failed", WHAT)?)?,
-            total_failed: count(find(&filter, "Total failed", WHAT)?)?,
-            files: list(&filter, "File list")?.unwrap_or_default(),
-            journal_matches: list(&filter, "Journal matches")?.unwrap_or_default(),
-            currently_banned: count(find(&actions, "Currently banned", WHAT)?)?,
-            total_banned: count(find(&actions, "Total banned", WHAT)?)?,
-            banned: list(&actions, "Banned IP list")?,
+            currently_failed: count(find(filter, "Currently failed", WHAT)?)?,
+            total_failed: count(find(filter, "Total failed", WHAT)?)?,
+            files: list(filter, "File list")?.unwrap_or_default(),
+            journal_matches: list(filter, "Journal matches")?.unwrap_or_default(),
+            currently_banned: count(find(actions, "Currently banned", WHAT)?)?,
+            total_banned: count(find(actions, "Total banned", WHAT)?)?,
+            banned: list(actions, "Banned IP list")?,
         })
     }
 }
@@ -441,6 +441,22 @@ mod tests {
             ])),
             Err(ReplyError::Shape(_))
         ));
+    }
+
+    #[test]
+    fn a_malformed_jail_status_names_its_first_fault() {
+        let s = |t: &str| Value::Str(t.into());
+        let pair = |l: &str, v: Value| Value::Tuple(vec![s(l), v]);
+        let got = |v: Vec<Value>| JailStatus::from_value(&Value::List(v)).unwrap_err().got;
+        let empty = || Value::List(vec![]);
+        // A bad item of the filter section comes before a missing actions section.
+        let bad_filter = Value::List(vec![pair("x", Value::Int(1)), Value::Int(5)]);
+        assert_eq!(got(vec![pair("Filter", bad_filter)]), "5");
+        // A bad top-level item comes before anything is looked up.
+        assert_eq!(got(vec![pair("Filter", empty()), Value::Int(7)]), "7");
+        assert_eq!(got(vec![pair("Filter", empty())]), "no 'Actions'");
+        let both = vec![pair("Filter", empty()), pair("Actions", empty())];
+        assert_eq!(got(both), "no 'Currently failed'");
     }
 
     #[test]
