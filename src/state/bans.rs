@@ -51,15 +51,20 @@ impl Host {
         }
     }
 
-    /// Whether `Display` writes exactly `text` (checked in a stack buffer: this runs for every
-    /// line of a 50,000-ban list).
+    /// Whether `Display` writes exactly `text`, compared as it is written (this runs for every
+    /// line of a 50,000-ban list: no buffer, no allocation).
     fn displays_as(&self, text: &str) -> bool {
-        use std::io::Write;
-        let mut buf = [0u8; 64];
-        let mut cursor = std::io::Cursor::new(&mut buf[..]);
-        let written = write!(cursor, "{self}").is_ok();
-        let len = cursor.position() as usize;
-        written && &buf[..len] == text.as_bytes()
+        /// What is left of `text` to match; `None` once a piece did not match.
+        struct Rest<'a>(Option<&'a [u8]>);
+        impl std::fmt::Write for Rest<'_> {
+            fn write_str(&mut self, piece: &str) -> std::fmt::Result {
+                self.0 = self.0.and_then(|rest| rest.strip_prefix(piece.as_bytes()));
+                Ok(())
+            }
+        }
+        let mut rest = Rest(Some(text.as_bytes()));
+        let _ = std::fmt::write(&mut rest, format_args!("{self}"));
+        rest.0 == Some(b"")
     }
 }
 
