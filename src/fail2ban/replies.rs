@@ -296,17 +296,18 @@ pub fn parse_ban_line(line: &str, local: UtcOffset) -> Result<BanEntry<'_>, Shap
     })
 }
 
-/// All lines of `get JAIL banip --with-time`.
-pub fn ban_entries(v: &Value, local: UtcOffset) -> Result<Vec<BanEntry<'_>>, ShapeError> {
-    seq(v, "a list of ban lines")?
-        .iter()
-        .map(|line| {
-            parse_ban_line(
-                line.as_str().ok_or_else(|| shape("a ban line", line))?,
-                local,
-            )
-        })
-        .collect()
+/// The lines of `get JAIL banip --with-time`, each read with `ban_line`. (Not collected into
+/// a `Vec<BanEntry>` here: the caller turns each into its own ban at once.)
+pub fn ban_lines(v: &Value) -> Result<&[Value], ShapeError> {
+    seq(v, "a list of ban lines")
+}
+
+/// One item of `ban_lines`.
+pub fn ban_line(line: &Value, local: UtcOffset) -> Result<BanEntry<'_>, ShapeError> {
+    parse_ban_line(
+        line.as_str().ok_or_else(|| shape("a ban line", line))?,
+        local,
+    )
 }
 
 #[cfg(test)]

@@ -288,8 +288,15 @@ fn parse_whole_ban_list(raw: &[u8]) -> Result<Vec<Ban>, Error> {
         Err(e) => return Err(shape(e.to_string())),
     };
     let list = replies::envelope(value)?;
-    let bans = replies::ban_entries(&list, local_offset()).map_err(Error::Shape)?;
-    Ok(bans.iter().map(Ban::from).collect())
+    let lines = replies::ban_lines(&list).map_err(Error::Shape)?;
+    let offset = local_offset();
+    let mut bans = Vec::with_capacity(lines.len());
+    for line in lines {
+        bans.push(Ban::from(
+            &replies::ban_line(line, offset).map_err(Error::Shape)?,
+        ));
+    }
+    Ok(bans)
 }
 
 impl BanReading {
