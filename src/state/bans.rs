@@ -269,8 +269,13 @@ fn read_ban_list(raw: Vec<u8>, now: Instant) -> Result<BanList, Error> {
 /// Ban lists of servers without `banip --with-time`: the addresses of a full `status JAIL`.
 fn parse_status_bans(v: &Value) -> Result<Vec<Ban>, Error> {
     let status = JailStatus::from_value(v).map_err(Error::Shape)?;
-    let bans = status.banned.unwrap_or_default();
-    Ok(bans.iter().map(|ip| Ban::new(ip, None, None)).collect())
+    let ips = status.banned.unwrap_or_default();
+    // A loop like `parse_whole_ban_list`'s, not `collect`: one way of filling a `Vec<Ban>`.
+    let mut bans = Vec::with_capacity(ips.len());
+    for ip in &ips {
+        bans.push(Ban::new(ip, None, None));
+    }
+    Ok(bans)
 }
 
 /// A `banip --with-time` reply `StrListReader` does not take (an error reply, another shape),
