@@ -57,11 +57,7 @@ impl Builder<'_, '_> {
             Node::List(index) => Value::List(self.build_all(&m.s.lists[index], depth)?),
             Node::Dict(index) => {
                 let pairs = &m.s.lists[index];
-                let mut out = Vec::with_capacity(pairs.len() / 2);
-                for kv in pairs.chunks_exact(2) {
-                    out.push((self.build(kv[0], depth + 1)?, self.build(kv[1], depth + 1)?));
-                }
-                Value::Dict(out)
+                Value::Dict(self.build_all(pairs, depth)?)
             }
             Node::Call(callable, args) => {
                 let mut args = match self.build(args, depth + 1)? {
