@@ -108,11 +108,9 @@ pub fn server_error(out: &mut Vec<u8>, e: &ServerError) {
 fn key_text(key: &Value) -> String {
     match key {
         Value::Str(s) => s.to_string(),
-        Value::None => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int(n) => n.to_string(),
         Value::BigInt(s) => s.clone(),
         Value::Float(f) => python_float_repr(*f),
+        // None, bools and ints read the same as keys as they do as values.
         other => to_json(other),
     }
 }
@@ -169,5 +167,21 @@ mod tests {
             s("x\"y"),
         ]);
         assert_eq!(to_json(&dict), r#"{"2":null,"a":true,"b":"x\"y"}"#);
+        let keys = Value::Dict(vec![
+            Value::None,
+            Value::Int(1),
+            Value::Bool(false),
+            Value::Int(2),
+            Value::Int(-30),
+            Value::Int(3),
+            Value::BigInt("-123456789012345678901".into()),
+            Value::Int(4),
+            Value::Float(f64::NEG_INFINITY),
+            Value::Int(5),
+        ]);
+        assert_eq!(
+            to_json(&keys),
+            r#"{"-123456789012345678901":4,"-30":3,"-Infinity":5,"false":2,"null":1}"#
+        );
     }
 }
