@@ -247,12 +247,20 @@ pub(super) fn int_from_le(b: &[u8]) -> Result<Value, ErrorKind> {
         }
     }
     let mut text = String::from(if negative { "-" } else { "" });
-    for (i, p) in parts.iter().rev().enumerate() {
-        if i == 0 {
-            text.push_str(&p.to_string());
-        } else {
-            text.push_str(&format!("{p:09}"));
+    for (i, &p) in parts.iter().rev().enumerate() {
+        // Nine digits a limb, the first limb without its leading zeros (no `format!` for this).
+        let mut digits = [b'0'; 9];
+        let mut rest = p;
+        for d in digits.iter_mut().rev() {
+            *d += (rest % 10) as u8;
+            rest /= 10;
         }
+        let zeros = if i == 0 {
+            digits[..8].iter().take_while(|&&d| d == b'0').count()
+        } else {
+            0
+        };
+        text.extend(digits[zeros..].iter().map(|&d| char::from(d)));
     }
     if text.trim_start_matches('-').len() > MAX_INT_DIGITS {
         return Err(ErrorKind::IntTooLarge);
