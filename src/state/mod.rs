@@ -9,7 +9,6 @@
 mod bans;
 mod probe;
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::fail2ban::client::{Client, Completion};
@@ -130,7 +129,9 @@ pub struct State {
     pub version: Option<String>,
     version_generation: u64,
     pub jails: Vec<Jail>,
-    pub events: VecDeque<Event>,
+    /// Oldest first. A `Vec` (at most `MAX_EVENTS`, the oldest removed from the front), as
+    /// the client's queue: a `VecDeque` costs more code than the moves.
+    pub events: Vec<Event>,
     pub last_write: Option<WriteRecord>,
     pub pending_recovery: Option<PendingRecovery>,
     /// `status JAIL short` works (0.10.6+ / 0.11.2+); decided from the version, per connection.
@@ -161,7 +162,7 @@ impl State {
             version: None,
             version_generation: u64::MAX,
             jails: Vec::new(),
-            events: VecDeque::new(),
+            events: Vec::new(),
             last_write: None,
             pending_recovery: None,
             short_status: true,
@@ -253,9 +254,9 @@ impl State {
 
     fn push_event(&mut self, kind: &'static str, reason: String, suspected_cause: Option<String>) {
         if self.events.len() == MAX_EVENTS {
-            self.events.pop_front();
+            self.events.remove(0);
         }
-        self.events.push_back(Event {
+        self.events.push(Event {
             at: SystemTime::now(),
             kind,
             reason,
