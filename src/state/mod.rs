@@ -272,7 +272,7 @@ impl State {
         self.health = Health::Online;
         self.since = SystemTime::now();
         self.error = None;
-        let version = self.version.clone().unwrap_or_else(|| "?".into());
+        let version = self.version.as_deref().unwrap_or("?");
         log::info!(
             "fail2ban is online (version {version}, {} was {})",
             self.client.path().display(),
