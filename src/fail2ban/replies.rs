@@ -187,7 +187,13 @@ pub fn string(v: &Value) -> Result<String, ShapeError> {
 }
 
 pub fn string_list(v: &Value) -> Result<Vec<String>, ShapeError> {
-    seq(v, "a list of strings")?.iter().map(string).collect()
+    // A loop, not a `collect` into a `Result`: that adapter costs more code.
+    let items = seq(v, "a list of strings")?;
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        out.push(string(item)?);
+    }
+    Ok(out)
 }
 
 /// `status`: `[('Number of jail', n), ('Jail list', 'a, b')]`.
