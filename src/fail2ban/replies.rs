@@ -257,10 +257,12 @@ impl JailStatus {
 
 /// `banned IP...`: per IP, the jails banning it.
 pub fn banned_ips(v: &Value) -> Result<Vec<Vec<String>>, ShapeError> {
-    seq(v, "a list of jail lists")?
-        .iter()
-        .map(string_list)
-        .collect()
+    let items = seq(v, "a list of jail lists")?;
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        out.push(string_list(item)?);
+    }
+    Ok(out)
 }
 
 /// One line of `get JAIL banip --with-time`, its address borrowed from the line.
