@@ -206,12 +206,12 @@ impl ServerStatus {
     pub fn from_value(v: &Value) -> Result<Self, ShapeError> {
         const WHAT: &str = "a status reply [('Number of jail', n), ('Jail list', '...')]";
         let list = string(find(v, "Jail list", WHAT)?)?;
-        let jails = list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect();
+        let mut jails = Vec::new();
+        for name in list.split(',').map(str::trim) {
+            if !name.is_empty() {
+                jails.push(name.to_string());
+            }
+        }
         Ok(ServerStatus { jails })
     }
 }
