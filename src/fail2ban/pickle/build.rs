@@ -260,7 +260,7 @@ pub(super) fn int_from_le(b: &[u8]) -> Result<Value, ErrorKind> {
         } else {
             0
         };
-        text.extend(digits[zeros..].iter().map(|&d| char::from(d)));
+        text.push_str(std::str::from_utf8(&digits[zeros..]).unwrap_or_default());
     }
     if text.trim_start_matches('-').len() > MAX_INT_DIGITS {
         return Err(ErrorKind::IntTooLarge);
