@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Health, State, Tag};
+use super::{words, Health, State, Tag};
 use crate::fail2ban::pickle::{NotFast, StrListReader, Value};
 use crate::fail2ban::replies::{self, JailStatus};
 use crate::fail2ban::Error;
@@ -225,17 +225,12 @@ impl State {
         self.ban_list_fetches += 1;
         let tag = Tag::Bans { jail: jail.into() };
         if self.with_time {
-            let args = vec![
-                "get".into(),
-                jail.into(),
-                "banip".into(),
-                "--with-time".into(),
-            ];
+            let args = words(&["get", jail, "banip", "--with-time"]);
             if let Err(e) = self.client.submit_raw(args, tag.clone()) {
                 self.on_result(tag, Err(e), Instant::now());
             }
         } else {
-            self.submit(vec!["status".into(), jail.into()], tag);
+            self.submit(words(&["status", jail]), tag);
         }
     }
 }

@@ -24,6 +24,12 @@ pub const MAX_EVENTS: usize = 50;
 /// A write through banwatch this close before fail2ban goes offline is named as the suspected cause.
 pub const RECOVERY_WINDOW: Duration = Duration::from_secs(60);
 
+/// A command's arguments. (One function for every command the state sends: a `vec!` of
+/// `String`s at each call site costs more code.)
+fn words(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
+
 /// Who is waiting for a fail2ban command.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tag {
@@ -189,9 +195,9 @@ impl State {
         self.probe_started = Some(now);
         if self.version.is_none() {
             // First contact (or back from offline): learn what we talk to before judging it.
-            self.submit(vec!["version".into()], Tag::Version);
+            self.submit(words(&["version"]), Tag::Version);
         }
-        self.submit(vec!["status".into()], Tag::Status);
+        self.submit(words(&["status"]), Tag::Status);
     }
 
     /// The next instant the state needs the loop awake for.
@@ -238,7 +244,7 @@ impl State {
             // already did on this connection).
             self.version_generation = self.client.generation();
             if self.version.is_some() {
-                self.submit(vec!["version".into()], Tag::Version);
+                self.submit(words(&["version"]), Tag::Version);
             }
         }
         for_requests

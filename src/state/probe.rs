@@ -5,7 +5,7 @@
 
 use std::time::{Instant, SystemTime};
 
-use super::{BanList, Health, Jail, Setting, Settings, State, Tag};
+use super::{words, BanList, Health, Jail, Setting, Settings, State, Tag};
 use crate::fail2ban::pickle::Value;
 use crate::fail2ban::replies::{self, JailStatus, ServerStatus};
 use crate::fail2ban::Error;
@@ -100,7 +100,7 @@ impl State {
                             jail: jail.clone(),
                             setting,
                         };
-                        self.submit(vec!["get".into(), jail.clone(), word.into()], tag);
+                        self.submit(words(&["get", &jail, word]), tag);
                     }
                 }
             }
@@ -147,10 +147,11 @@ impl State {
     }
 
     fn request_jail_status(&mut self, jail: String, in_cycle: bool) {
-        let mut args = vec!["status".to_string(), jail.clone()];
-        if self.short_status {
-            args.push("short".into());
-        }
+        let args = if self.short_status {
+            words(&["status", &jail, "short"])
+        } else {
+            words(&["status", &jail])
+        };
         self.submit(args, Tag::JailStatus { jail, in_cycle });
     }
 
