@@ -117,10 +117,7 @@ fn exception(v: Value) -> ServerError {
                 },
             }
         }
-        Value::Str(s) => ServerError {
-            class: "Exception".into(),
-            args: vec![Value::Str(s)],
-        },
+        // A bare message string, as anything else, is the one argument.
         other => ServerError {
             class: "Exception".into(),
             args: vec![other],
