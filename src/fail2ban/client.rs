@@ -129,12 +129,20 @@ impl<T> Client<T> {
     /// flight share it. Refuses arguments fail2ban would misparse and a full queue.
     pub fn submit(&mut self, args: Vec<String>, read_only: bool, waiter: T) -> Result<(), Error> {
         self.submit_command(args, read_only, false, waiter)
+            .map_err(|(e, _)| e)
     }
 
-    /// Like `submit` for a read, but the completion carries the reply's raw pickle bytes as
-    /// `Value::Bytes` (checked complete, not decoded; the envelope is the caller's to read).
-    pub fn submit_raw(&mut self, args: Vec<String>, waiter: T) -> Result<(), Error> {
-        self.submit_command(args, true, true, waiter)
+    /// Queue a read, as `submit`; with `raw`, the completion carries the reply's raw pickle
+    /// bytes as `Value::Bytes` (checked complete, not decoded; the envelope is the caller's to
+    /// read). A refused command hands its waiter back with the error, so the caller need not
+    /// keep a copy of it.
+    pub fn submit_read(
+        &mut self,
+        args: Vec<String>,
+        raw: bool,
+        waiter: T,
+    ) -> Result<(), (Error, T)> {
+        self.submit_command(args, true, raw, waiter)
     }
 
     fn submit_command(
@@ -143,7 +151,7 @@ impl<T> Client<T> {
         read_only: bool,
         raw: bool,
         waiter: T,
-    ) -> Result<(), Error> {
+    ) -> Result<(), (Error, T)> {
         if read_only {
             if let Some(f) = self
                 .in_flight
@@ -163,9 +171,12 @@ impl<T> Client<T> {
             }
         }
         if self.queue.len() >= MAX_QUEUE {
-            return Err(Error::Busy);
+            return Err((Error::Busy, waiter));
         }
-        let request = pickle::encode_command(&args).map_err(|e| Error::Refused(e.to_string()))?;
+        let request = match pickle::encode_command(&args) {
+            Ok(request) => request,
+            Err(e) => return Err((Error::Refused(e.to_string()), waiter)),
+        };
         self.queue.push(Command {
             args,
             request,

@@ -225,10 +225,7 @@ impl State {
         self.ban_list_fetches += 1;
         let tag = Tag::Bans { jail: jail.into() };
         if self.with_time {
-            let args = words(&["get", jail, "banip", "--with-time"]);
-            if let Err(e) = self.client.submit_raw(args, tag.clone()) {
-                self.on_result(tag, Err(e), Instant::now());
-            }
+            self.submit_read(words(&["get", jail, "banip", "--with-time"]), true, tag);
         } else {
             self.submit(words(&["status", jail]), tag);
         }

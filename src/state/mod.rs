@@ -209,7 +209,12 @@ impl State {
     }
 
     fn submit(&mut self, args: Vec<String>, tag: Tag) {
-        if let Err(e) = self.client.submit(args, true, tag.clone()) {
+        self.submit_read(args, false, tag);
+    }
+
+    /// `submit`, or with `raw` the reply's pickle bytes (ban lists).
+    fn submit_read(&mut self, args: Vec<String>, raw: bool, tag: Tag) {
+        if let Err((e, tag)) = self.client.submit_read(args, raw, tag) {
             // Only Busy or Refused can happen here; treat like a failed reply.
             self.on_result(tag, Err(e), Instant::now());
         }
