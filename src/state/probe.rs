@@ -162,14 +162,12 @@ impl State {
                 let checked_at = SystemTime::now();
                 self.checked_at = Some(checked_at);
                 if self.health == Health::Online {
-                    let totals: Vec<(&str, u64, u64)> = self
-                        .jails
-                        .iter()
-                        .filter_map(|j| {
-                            let s = j.status.as_ref()?;
-                            Some((j.name.as_str(), s.total_banned, s.total_failed))
-                        })
-                        .collect();
+                    let mut totals = Vec::with_capacity(self.jails.len());
+                    for j in &self.jails {
+                        if let Some(s) = &j.status {
+                            totals.push((j.name.as_str(), s.total_banned, s.total_failed));
+                        }
+                    }
                     self.history.record(checked_at, &totals);
                 }
             }
