@@ -29,7 +29,10 @@ pub fn write(out: &mut Vec<u8>, value: &Value) {
         Value::Bytes(b) => json::str(out, &String::from_utf8_lossy(b)),
         Value::List(v) | Value::Tuple(v) => items(out, v),
         Value::Dict(pairs) => {
-            let keys: Vec<String> = pairs.iter().step_by(2).map(key_text).collect();
+            let mut keys = Vec::with_capacity(pairs.len() / 2);
+            for key in pairs.iter().step_by(2) {
+                keys.push(key_text(key));
+            }
             let order = sorted_order(&keys);
             let mut obj = Obj::new(out);
             for (n, &i) in order.iter().enumerate() {
