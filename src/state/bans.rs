@@ -285,13 +285,17 @@ fn parse_whole_ban_list(raw: &[u8]) -> Result<Vec<Ban>, Error> {
         Err(e) => return Err(shape(e.to_string())),
     };
     let list = replies::envelope(value)?;
-    let lines = replies::ban_lines(&list).map_err(Error::Shape)?;
+    ban_lines(&list).map_err(Error::Shape)
+}
+
+/// The bans of a list of ban lines. (Its own function: a `ShapeError` is a smaller error to
+/// pass up line by line than an `Error`.)
+fn ban_lines(list: &Value) -> Result<Vec<Ban>, replies::ShapeError> {
+    let lines = replies::ban_lines(list)?;
     let offset = local_offset();
     let mut bans = Vec::with_capacity(lines.len());
     for line in lines {
-        bans.push(Ban::from(
-            &replies::ban_line(line, offset).map_err(Error::Shape)?,
-        ));
+        bans.push(Ban::from(&replies::ban_line(line, offset)?));
     }
     Ok(bans)
 }
