@@ -151,10 +151,13 @@ impl State {
     pub(super) fn on_bans(&mut self, jail: String, result: Result<Value, Error>, now: Instant) {
         let list = match result {
             Ok(Value::Bytes(raw)) if self.with_time => read_ban_list(raw, now),
-            Ok(v) => parse_status_bans(&v).map(|bans| BanList::Ready {
-                bans,
-                fetched_at: now,
-            }),
+            Ok(v) => match parse_status_bans(&v) {
+                Ok(bans) => Ok(BanList::Ready {
+                    bans,
+                    fetched_at: now,
+                }),
+                Err(e) => Err(Error::Shape(e)),
+            },
             Err(e) => Err(e),
         };
         match list {
@@ -259,8 +262,8 @@ fn read_ban_list(raw: Vec<u8>, now: Instant) -> Result<BanList, Error> {
 }
 
 /// Ban lists of servers without `banip --with-time`: the addresses of a full `status JAIL`.
-fn parse_status_bans(v: &Value) -> Result<Vec<Ban>, Error> {
-    let status = JailStatus::from_value(v).map_err(Error::Shape)?;
+fn parse_status_bans(v: &Value) -> Result<Vec<Ban>, replies::ShapeError> {
+    let status = JailStatus::from_value(v)?;
     let ips = status.banned.unwrap_or_default();
     // A loop like `parse_whole_ban_list`'s, not `collect`: one way of filling a `Vec<Ban>`.
     let mut bans = Vec::with_capacity(ips.len());
