@@ -77,14 +77,10 @@ pub fn envelope(v: Value) -> Result<Value, ReplyError> {
     match v {
         Value::Tuple(mut items) if items.len() == 2 => {
             let payload = items.pop().unwrap_or(Value::None);
-            match items.pop() {
-                Some(Value::Int(0)) => Ok(payload),
-                Some(Value::Int(1)) => Err(ReplyError::Server(exception(payload))),
-                Some(other) => Err(ReplyError::Shape(shape("return code 0 or 1", &other))),
-                None => Err(ReplyError::Shape(shape(
-                    "a (code, value) reply",
-                    &Value::None,
-                ))),
+            match &items[0] {
+                Value::Int(0) => Ok(payload),
+                Value::Int(1) => Err(ReplyError::Server(exception(payload))),
+                code => Err(ReplyError::Shape(shape("return code 0 or 1", code))),
             }
         }
         Value::Str(s) if s.starts_with("ERROR") => Err(ReplyError::Server(ServerError {
