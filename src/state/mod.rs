@@ -227,22 +227,17 @@ impl State {
         now: Instant,
     ) -> Vec<(u64, Result<Value, Error>)> {
         let mut for_requests = Vec::new();
-        for c in done {
-            let mut result = Some(c.result);
-            let last = c.waiters.len().saturating_sub(1);
-            for (i, waiter) in c.waiters.into_iter().enumerate() {
-                // The last waiter takes the result itself: a ban list is not copied for nothing.
-                let result = if i == last {
-                    result.take()
-                } else {
-                    result.clone()
-                };
-                let Some(result) = result else { break };
-                match waiter {
-                    Tag::Request(id) => for_requests.push((id, result)),
-                    tag => self.on_result(tag, result, now),
-                }
+        for Completion {
+            mut waiters,
+            result,
+        } in done
+        {
+            // The last waiter takes the result itself: a ban list is not copied for nothing.
+            let Some(last) = waiters.pop() else { continue };
+            for waiter in waiters {
+                self.deliver(waiter, result.clone(), now, &mut for_requests);
             }
+            self.deliver(last, result, now, &mut for_requests);
         }
         if self.client.generation() != self.version_generation && self.client.generation() != 0 {
             // A new connection: maybe a new fail2ban. Ask its version once (unless the probe
@@ -253,6 +248,20 @@ impl State {
             }
         }
         for_requests
+    }
+
+    /// One waiter's result: to its HTTP request, or to the part of the state that asked.
+    fn deliver(
+        &mut self,
+        waiter: Tag,
+        result: Result<Value, Error>,
+        now: Instant,
+        for_requests: &mut Vec<(u64, Result<Value, Error>)>,
+    ) {
+        match waiter {
+            Tag::Request(id) => for_requests.push((id, result)),
+            tag => self.on_result(tag, result, now),
+        }
     }
 
     /// Remember a successful write for the pending-recovery check.
