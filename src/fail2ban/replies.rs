@@ -233,8 +233,9 @@ impl JailStatus {
         labelled(filter, "", WHAT)?;
         let actions = find(v, "Actions", WHAT)?;
         labelled(actions, "", WHAT)?;
-        let list = |pairs: &Value, label| -> Result<Option<Vec<String>>, ShapeError> {
-            labelled(pairs, label, WHAT)?.map(string_list).transpose()
+        let list = |pairs: &Value, label| match labelled(pairs, label, WHAT)? {
+            Some(v) => string_list(v).map(Some),
+            None => Ok(None),
         };
         Ok(JailStatus {
             currently_failed: count(find(filter, "Currently failed", WHAT)?)?,
