@@ -198,7 +198,8 @@ pub struct ServerStatus {
 impl ServerStatus {
     pub fn from_value(v: &Value) -> Result<Self, ShapeError> {
         const WHAT: &str = "a status reply [('Number of jail', n), ('Jail list', '...')]";
-        let list = string(find(v, "Jail list", WHAT)?)?;
+        let list = find(v, "Jail list", WHAT)?;
+        let list = list.as_str().ok_or_else(|| shape("a string", list))?;
         let mut jails = Vec::new();
         for name in list.split(',').map(str::trim) {
             if !name.is_empty() {
