@@ -29,7 +29,10 @@ pub fn write(out: &mut Vec<u8>, value: &Value) {
         Value::Bytes(b) => json::str(out, &String::from_utf8_lossy(b)),
         Value::List(v) | Value::Tuple(v) => items(out, v),
         Value::Dict(pairs) => {
-            let keys: Vec<String> = pairs.iter().map(|(k, _)| key_text(k)).collect();
+            let mut keys = Vec::with_capacity(pairs.len() / 2);
+            for key in pairs.iter().step_by(2) {
+                keys.push(key_text(key));
+            }
             let order = sorted_order(&keys);
             let mut obj = Obj::new(out);
             for (n, &i) in order.iter().enumerate() {
@@ -37,7 +40,7 @@ pub fn write(out: &mut Vec<u8>, value: &Value) {
                 if order.get(n + 1).is_some_and(|&next| keys[next] == keys[i]) {
                     continue;
                 }
-                write(obj.key(&keys[i]), &pairs[i].1);
+                write(obj.key(&keys[i]), &pairs[2 * i + 1]);
             }
             obj.end();
         }
@@ -108,11 +111,9 @@ pub fn server_error(out: &mut Vec<u8>, e: &ServerError) {
 fn key_text(key: &Value) -> String {
     match key {
         Value::Str(s) => s.to_string(),
-        Value::None => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int(n) => n.to_string(),
         Value::BigInt(s) => s.clone(),
         Value::Float(f) => python_float_repr(*f),
+        // None, bools and ints read the same as keys as they do as values.
         other => to_json(other),
     }
 }
@@ -159,11 +160,31 @@ mod tests {
     fn dicts_have_sorted_keys_and_the_last_duplicate_wins() {
         let s = |t: &str| Value::Str(t.into());
         let dict = Value::Dict(vec![
-            (s("b"), Value::Int(1)),
-            (Value::Int(2), Value::None),
-            (s("a"), Value::Bool(true)),
-            (s("b"), s("x\"y")),
+            s("b"),
+            Value::Int(1),
+            Value::Int(2),
+            Value::None,
+            s("a"),
+            Value::Bool(true),
+            s("b"),
+            s("x\"y"),
         ]);
         assert_eq!(to_json(&dict), r#"{"2":null,"a":true,"b":"x\"y"}"#);
+        let keys = Value::Dict(vec![
+            Value::None,
+            Value::Int(1),
+            Value::Bool(false),
+            Value::Int(2),
+            Value::Int(-30),
+            Value::Int(3),
+            Value::BigInt("-123456789012345678901".into()),
+            Value::Int(4),
+            Value::Float(f64::NEG_INFINITY),
+            Value::Int(5),
+        ]);
+        assert_eq!(
+            to_json(&keys),
+            r#"{"-123456789012345678901":4,"-30":3,"-Infinity":5,"false":2,"null":1}"#
+        );
     }
 }

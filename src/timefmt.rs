@@ -56,10 +56,24 @@ pub fn write_rfc3339(out: &mut Vec<u8>, t: SystemTime) {
 pub fn write_rfc3339_unix(out: &mut Vec<u8>, secs: i64) {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
-    let two = |out: &mut Vec<u8>, n: u32| {
-        out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8])
-    };
     out.push(b'"');
+    year(out, y);
+    out.push(b'-');
+    two(out, m);
+    out.push(b'-');
+    two(out, d);
+    out.push(b'T');
+    clock(out, rem);
+    out.extend_from_slice(b"Z\"");
+}
+
+/// Two digits.
+fn two(out: &mut Vec<u8>, n: u32) {
+    out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]);
+}
+
+/// A year in at least four digits (`{y:04}`), without `core::fmt` for the usual ones.
+fn year(out: &mut Vec<u8>, y: i64) {
     if (0..=9999).contains(&y) {
         two(out, y as u32 / 100);
         two(out, y as u32 % 100);
@@ -67,36 +81,38 @@ pub fn write_rfc3339_unix(out: &mut Vec<u8>, secs: i64) {
         use std::io::Write;
         let _ = write!(out, "{y:04}");
     }
-    out.push(b'-');
-    two(out, m);
-    out.push(b'-');
-    two(out, d);
-    out.push(b'T');
+}
+
+/// `HH:MM:SS` of the seconds into a day.
+fn clock(out: &mut Vec<u8>, rem: i64) {
     two(out, (rem / 3600) as u32);
     out.push(b':');
     two(out, (rem / 60 % 60) as u32);
     out.push(b':');
     two(out, (rem % 60) as u32);
-    out.extend_from_slice(b"Z\"");
 }
 
-/// `Sun, 22 Nov 2026 14:00:00 GMT`.
+/// `Sun, 22 Nov 2026 14:00:00 GMT`, written like `write_rfc3339_unix` (one `format!` with six
+/// padded arguments cost more code).
 pub fn http_date(t: SystemTime) -> String {
-    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const WEEKDAYS: &[u8; 21] = b"ThuFriSatSunMonTueWed";
+    const MONTHS: &[u8; 36] = b"JanFebMarAprMayJunJulAugSepOctNovDec";
     let secs = unix(t);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
-        WEEKDAYS[days.rem_euclid(7) as usize],
-        MONTHS[(m - 1) as usize],
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    let (w, m3) = (days.rem_euclid(7) as usize * 3, (m as usize - 1) * 3);
+    let mut out = Vec::with_capacity(29);
+    out.extend_from_slice(&WEEKDAYS[w..w + 3]);
+    out.extend_from_slice(b", ");
+    two(&mut out, d);
+    out.push(b' ');
+    out.extend_from_slice(&MONTHS[m3..m3 + 3]);
+    out.push(b' ');
+    year(&mut out, y);
+    out.push(b' ');
+    clock(&mut out, rem);
+    out.extend_from_slice(b" GMT");
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Unix seconds of `YYYY-MM-DD HH:MM:SS` read in a zone `offset_secs` east of UTC.
@@ -145,6 +161,16 @@ mod tests {
         assert_eq!(rfc3339_unix(253_402_300_799), "9999-12-31T23:59:59Z");
         assert_eq!(rfc3339_unix(253_402_300_800), "10000-01-01T00:00:00Z");
         assert_eq!(rfc3339_unix(-62_135_596_801), "0000-12-31T23:59:59Z");
+        let at = |secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+        assert_eq!(http_date(at(0)), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(
+            http_date(at(951_782_400 + 7_381)),
+            "Tue, 29 Feb 2000 02:03:01 GMT"
+        );
+        assert_eq!(
+            http_date(at(253_402_300_800)),
+            "Sat, 01 Jan 10000 00:00:00 GMT"
+        );
         let mut out = Vec::new();
         write_rfc3339(&mut out, t);
         assert_eq!(out, b"\"2026-11-22T14:00:00Z\"");

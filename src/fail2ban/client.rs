@@ -13,7 +13,6 @@
 //!
 //! Out of scope: deciding *what* to ask (that is `state.rs`) and shaping replies (`replies.rs`).
 
-use std::collections::VecDeque;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -78,7 +77,9 @@ pub struct Client<T> {
     stream_used: bool,
     /// Bumped on every successful connect, so callers can do things "once per connection".
     generation: u64,
-    queue: VecDeque<Command<T>>,
+    /// First in, first out. A `Vec`, not a `VecDeque`: it holds at most `MAX_QUEUE` commands,
+    /// so moving them up on a pop costs little, and the ring buffer's code costs more bytes.
+    queue: Vec<Command<T>>,
     in_flight: Option<InFlight<T>>,
     /// The reply being read; its capacity never grows beyond `max_reply` + the terminator + 1.
     reply: Vec<u8>,
@@ -101,7 +102,7 @@ impl<T> Client<T> {
             stream: None,
             stream_used: false,
             generation: 0,
-            queue: VecDeque::new(),
+            queue: Vec::new(),
             in_flight: None,
             reply: Vec::new(),
             decoder: pickle::Decoder::default(),
@@ -128,12 +129,20 @@ impl<T> Client<T> {
     /// flight share it. Refuses arguments fail2ban would misparse and a full queue.
     pub fn submit(&mut self, args: Vec<String>, read_only: bool, waiter: T) -> Result<(), Error> {
         self.submit_command(args, read_only, false, waiter)
+            .map_err(|(e, _)| e)
     }
 
-    /// Like `submit` for a read, but the completion carries the reply's raw pickle bytes as
-    /// `Value::Bytes` (checked complete, not decoded; the envelope is the caller's to read).
-    pub fn submit_raw(&mut self, args: Vec<String>, waiter: T) -> Result<(), Error> {
-        self.submit_command(args, true, true, waiter)
+    /// Queue a read, as `submit`; with `raw`, the completion carries the reply's raw pickle
+    /// bytes as `Value::Bytes` (checked complete, not decoded; the envelope is the caller's to
+    /// read). A refused command hands its waiter back with the error, so the caller need not
+    /// keep a copy of it.
+    pub fn submit_read(
+        &mut self,
+        args: Vec<String>,
+        raw: bool,
+        waiter: T,
+    ) -> Result<(), (Error, T)> {
+        self.submit_command(args, true, raw, waiter)
     }
 
     fn submit_command(
@@ -142,7 +151,7 @@ impl<T> Client<T> {
         read_only: bool,
         raw: bool,
         waiter: T,
-    ) -> Result<(), Error> {
+    ) -> Result<(), (Error, T)> {
         if read_only {
             if let Some(f) = self
                 .in_flight
@@ -162,10 +171,13 @@ impl<T> Client<T> {
             }
         }
         if self.queue.len() >= MAX_QUEUE {
-            return Err(Error::Busy);
+            return Err((Error::Busy, waiter));
         }
-        let request = pickle::encode_command(&args).map_err(|e| Error::Refused(e.to_string()))?;
-        self.queue.push_back(Command {
+        let request = match pickle::encode_command(&args) {
+            Ok(request) => request,
+            Err(e) => return Err((Error::Refused(e.to_string()), waiter)),
+        };
+        self.queue.push(Command {
             args,
             request,
             read_only,
@@ -235,7 +247,7 @@ impl<T> Client<T> {
                             f.command.args.join(" ")
                         );
                         f.command.retried = true;
-                        self.queue.push_front(f.command);
+                        self.queue.insert(0, f.command);
                         continue;
                     }
                     done.push(Completion {
@@ -266,7 +278,7 @@ impl<T> Client<T> {
                 Err(errno) => {
                     self.connect_errors += 1;
                     let err = connect_error(&self.path, errno);
-                    for c in self.queue.drain(..) {
+                    for c in std::mem::take(&mut self.queue) {
                         done.push(Completion {
                             waiters: c.waiters,
                             result: Err(err.clone()),
@@ -276,9 +288,10 @@ impl<T> Client<T> {
                 }
             }
         }
-        let Some(command) = self.queue.pop_front() else {
+        if self.queue.is_empty() {
             return false;
-        };
+        }
+        let command = self.queue.remove(0);
         self.reply.clear();
         self.commands_sent += 1;
         self.in_flight = Some(InFlight {

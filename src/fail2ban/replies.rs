@@ -19,15 +19,18 @@ pub struct ServerError {
 
 impl fmt::Display for ServerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let args: Vec<String> = self
-            .args
-            .iter()
-            .map(|a| match a {
-                Value::Str(s) => format!("'{}'", s.as_str()),
-                other => crate::pyjson::to_json(other),
-            })
-            .collect();
-        write!(f, "{}: {}", self.class, args.join(", "))
+        // Written piece by piece: a `Vec<String>` and `join` cost more code than this loop.
+        write!(f, "{}: ", self.class)?;
+        for (i, a) in self.args.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            match a {
+                Value::Str(s) => write!(f, "'{}'", s.as_str())?,
+                other => f.write_str(&crate::pyjson::to_json(other))?,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -74,21 +77,18 @@ pub fn envelope(v: Value) -> Result<Value, ReplyError> {
     match v {
         Value::Tuple(mut items) if items.len() == 2 => {
             let payload = items.pop().unwrap_or(Value::None);
-            match items.pop() {
-                Some(Value::Int(0)) => Ok(payload),
-                Some(Value::Int(1)) => Err(ReplyError::Server(exception(payload))),
-                Some(other) => Err(ReplyError::Shape(shape("return code 0 or 1", &other))),
-                None => Err(ReplyError::Shape(shape(
-                    "a (code, value) reply",
-                    &Value::None,
-                ))),
+            match &items[0] {
+                Value::Int(0) => Ok(payload),
+                Value::Int(1) => Err(ReplyError::Server(exception(payload))),
+                code => Err(ReplyError::Shape(shape("return code 0 or 1", code))),
             }
         }
         Value::Str(s) if s.starts_with("ERROR") => Err(ReplyError::Server(ServerError {
             class: "ERROR".into(),
             args: vec![Value::Str(s)],
         })),
-        Value::List(items) if items == [Value::Str("SHUTDOWN".into())] => {
+        // Matched in place: building a `Value` to compare with would link `Value::eq`.
+        Value::List(items) if matches!(items.as_slice(), [Value::Str(s)] if s == "SHUTDOWN") => {
             Err(ReplyError::Server(ServerError {
                 class: "SHUTDOWN".into(),
                 args: vec![],
@@ -113,10 +113,7 @@ fn exception(v: Value) -> ServerError {
                 },
             }
         }
-        Value::Str(s) => ServerError {
-            class: "Exception".into(),
-            args: vec![Value::Str(s)],
-        },
+        // A bare message string, as anything else, is the one argument.
         other => ServerError {
             class: "Exception".into(),
             args: vec![other],
@@ -132,33 +129,35 @@ fn seq<'a>(v: &'a Value, expected: &'static str) -> Result<&'a [Value], ShapeErr
     }
 }
 
-/// `[('Label', value), ...]` as (label, value) pairs.
+/// In `[('Label', value), ...]`, the value of the first pair labelled `label`, after checking
+/// that every item is such a pair. (Read in place: a `Vec` of the pairs costs more code than
+/// walking the few items again per label.)
 fn labelled<'a>(
     v: &'a Value,
+    label: &str,
     expected: &'static str,
-) -> Result<Vec<(&'a str, &'a Value)>, ShapeError> {
-    seq(v, expected)?
-        .iter()
-        .map(|item| match seq(item, expected)? {
-            [Value::Str(label), value] => Ok((label.as_str(), value)),
-            _ => Err(shape(expected, item)),
-        })
-        .collect()
+) -> Result<Option<&'a Value>, ShapeError> {
+    let mut found = None;
+    for item in seq(v, expected)? {
+        match seq(item, expected)? {
+            [Value::Str(l), value] if found.is_none() && l.as_str() == label => found = Some(value),
+            [Value::Str(_), _] => {}
+            _ => return Err(shape(expected, item)),
+        }
+    }
+    Ok(found)
 }
 
+/// `labelled`, where the label must be there.
 fn find<'a>(
-    pairs: &[(&str, &'a Value)],
+    v: &'a Value,
     label: &'static str,
     expected: &'static str,
 ) -> Result<&'a Value, ShapeError> {
-    pairs
-        .iter()
-        .find(|(l, _)| *l == label)
-        .map(|(_, v)| *v)
-        .ok_or(ShapeError {
-            expected,
-            got: format!("no '{label}'"),
-        })
+    labelled(v, label, expected)?.ok_or(ShapeError {
+        expected,
+        got: format!("no '{label}'"),
+    })
 }
 
 pub fn int(v: &Value) -> Result<i64, ShapeError> {
@@ -181,7 +180,13 @@ pub fn string(v: &Value) -> Result<String, ShapeError> {
 }
 
 pub fn string_list(v: &Value) -> Result<Vec<String>, ShapeError> {
-    seq(v, "a list of strings")?.iter().map(string).collect()
+    // A loop, not a `collect` into a `Result`: that adapter costs more code.
+    let items = seq(v, "a list of strings")?;
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        out.push(string(item)?);
+    }
+    Ok(out)
 }
 
 /// `status`: `[('Number of jail', n), ('Jail list', 'a, b')]`.
@@ -193,14 +198,14 @@ pub struct ServerStatus {
 impl ServerStatus {
     pub fn from_value(v: &Value) -> Result<Self, ShapeError> {
         const WHAT: &str = "a status reply [('Number of jail', n), ('Jail list', '...')]";
-        let pairs = labelled(v, WHAT)?;
-        let list = string(find(&pairs, "Jail list", WHAT)?)?;
-        let jails = list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect();
+        let list = find(v, "Jail list", WHAT)?;
+        let list = list.as_str().ok_or_else(|| shape("a string", list))?;
+        let mut jails = Vec::new();
+        for name in list.split(',').map(str::trim) {
+            if !name.is_empty() {
+                jails.push(name.to_string());
+            }
+        }
         Ok(ServerStatus { jails })
     }
 }
@@ -223,34 +228,36 @@ pub struct JailStatus {
 impl JailStatus {
     pub fn from_value(v: &Value) -> Result<Self, ShapeError> {
         const WHAT: &str = "a jail status [('Filter', [...]), ('Actions', [...])]";
-        let top = labelled(v, WHAT)?;
-        let filter = labelled(find(&top, "Filter", WHAT)?, WHAT)?;
-        let actions = labelled(find(&top, "Actions", WHAT)?, WHAT)?;
-        let list = |pairs: &[(&str, &Value)], label| {
-            pairs
-                .iter()
-                .find(|(l, _)| *l == label)
-                .map(|(_, v)| string_list(v))
-                .transpose()
+        // Checked in the order a list of pairs would have been built: the whole top level,
+        // then each section as it is found.
+        let filter = find(v, "Filter", WHAT)?;
+        labelled(filter, "", WHAT)?;
+        let actions = find(v, "Actions", WHAT)?;
+        labelled(actions, "", WHAT)?;
+        let list = |pairs: &Value, label| match labelled(pairs, label, WHAT)? {
+            Some(v) => string_list(v).map(Some),
+            None => Ok(None),
         };
         Ok(JailStatus {
-            currently_failed: count(find(&filter, "Currently failed", WHAT)?)?,
-            total_failed: count(find(&filter, "Total failed", WHAT)?)?,
-            files: list(&filter, "File list")?.unwrap_or_default(),
-            journal_matches: list(&filter, "Journal matches")?.unwrap_or_default(),
-            currently_banned: count(find(&actions, "Currently banned", WHAT)?)?,
-            total_banned: count(find(&actions, "Total banned", WHAT)?)?,
-            banned: list(&actions, "Banned IP list")?,
+            currently_failed: count(find(filter, "Currently failed", WHAT)?)?,
+            total_failed: count(find(filter, "Total failed", WHAT)?)?,
+            files: list(filter, "File list")?.unwrap_or_default(),
+            journal_matches: list(filter, "Journal matches")?.unwrap_or_default(),
+            currently_banned: count(find(actions, "Currently banned", WHAT)?)?,
+            total_banned: count(find(actions, "Total banned", WHAT)?)?,
+            banned: list(actions, "Banned IP list")?,
         })
     }
 }
 
 /// `banned IP...`: per IP, the jails banning it.
 pub fn banned_ips(v: &Value) -> Result<Vec<Vec<String>>, ShapeError> {
-    seq(v, "a list of jail lists")?
-        .iter()
-        .map(string_list)
-        .collect()
+    let items = seq(v, "a list of jail lists")?;
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        out.push(string_list(item)?);
+    }
+    Ok(out)
 }
 
 /// One line of `get JAIL banip --with-time`, its address borrowed from the line.
@@ -292,17 +299,18 @@ pub fn parse_ban_line(line: &str, local: UtcOffset) -> Result<BanEntry<'_>, Shap
     })
 }
 
-/// All lines of `get JAIL banip --with-time`.
-pub fn ban_entries(v: &Value, local: UtcOffset) -> Result<Vec<BanEntry<'_>>, ShapeError> {
-    seq(v, "a list of ban lines")?
-        .iter()
-        .map(|line| {
-            parse_ban_line(
-                line.as_str().ok_or_else(|| shape("a ban line", line))?,
-                local,
-            )
-        })
-        .collect()
+/// The lines of `get JAIL banip --with-time`, each read with `ban_line`. (Not collected into
+/// a `Vec<BanEntry>` here: the caller turns each into its own ban at once.)
+pub fn ban_lines(v: &Value) -> Result<&[Value], ShapeError> {
+    seq(v, "a list of ban lines")
+}
+
+/// One item of `ban_lines`.
+pub fn ban_line(line: &Value, local: UtcOffset) -> Result<BanEntry<'_>, ShapeError> {
+    parse_ban_line(
+        line.as_str().ok_or_else(|| shape("a ban line", line))?,
+        local,
+    )
 }
 
 #[cfg(test)]
@@ -406,6 +414,53 @@ mod tests {
         ))
         .unwrap_err();
         assert!(matches!(e, ReplyError::Server(ServerError { ref class, .. }) if class == "ERROR"));
+    }
+
+    #[test]
+    fn server_errors_read_like_python_with_args_quoted_or_as_json() {
+        let e = ServerError {
+            class: "ValueError".into(),
+            args: vec![Value::Str("x".into()), Value::Int(3), Value::None],
+        };
+        assert_eq!(e.to_string(), "ValueError: 'x', 3, null");
+        let bare = ServerError {
+            class: "SHUTDOWN".into(),
+            args: vec![],
+        };
+        assert_eq!(bare.to_string(), "SHUTDOWN: ");
+    }
+
+    #[test]
+    fn a_shutdown_list_is_a_server_error_and_nothing_like_it_is() {
+        let shutdown = |text: &str| envelope(Value::List(vec![Value::Str(text.into())]));
+        assert!(matches!(
+            shutdown("SHUTDOWN"),
+            Err(ReplyError::Server(ServerError { ref class, ref args })) if class == "SHUTDOWN" && args.is_empty()
+        ));
+        assert!(matches!(shutdown("SHUTDOWNS"), Err(ReplyError::Shape(_))));
+        assert!(matches!(
+            envelope(Value::List(vec![
+                Value::Str("SHUTDOWN".into()),
+                Value::None
+            ])),
+            Err(ReplyError::Shape(_))
+        ));
+    }
+
+    #[test]
+    fn a_malformed_jail_status_names_its_first_fault() {
+        let s = |t: &str| Value::Str(t.into());
+        let pair = |l: &str, v: Value| Value::Tuple(vec![s(l), v]);
+        let got = |v: Vec<Value>| JailStatus::from_value(&Value::List(v)).unwrap_err().got;
+        let empty = || Value::List(vec![]);
+        // A bad item of the filter section comes before a missing actions section.
+        let bad_filter = Value::List(vec![pair("x", Value::Int(1)), Value::Int(5)]);
+        assert_eq!(got(vec![pair("Filter", bad_filter)]), "5");
+        // A bad top-level item comes before anything is looked up.
+        assert_eq!(got(vec![pair("Filter", empty()), Value::Int(7)]), "7");
+        assert_eq!(got(vec![pair("Filter", empty())]), "no 'Actions'");
+        let both = vec![pair("Filter", empty()), pair("Actions", empty())];
+        assert_eq!(got(both), "no 'Currently failed'");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Health, State, Tag};
+use super::{words, Health, State, Tag};
 use crate::fail2ban::pickle::{NotFast, StrListReader, Value};
 use crate::fail2ban::replies::{self, JailStatus};
 use crate::fail2ban::Error;
@@ -51,15 +51,20 @@ impl Host {
         }
     }
 
-    /// Whether `Display` writes exactly `text` (checked in a stack buffer: this runs for every
-    /// line of a 50,000-ban list).
+    /// Whether `Display` writes exactly `text`, compared as it is written (this runs for every
+    /// line of a 50,000-ban list: no buffer, no allocation).
     fn displays_as(&self, text: &str) -> bool {
-        use std::io::Write;
-        let mut buf = [0u8; 64];
-        let mut cursor = std::io::Cursor::new(&mut buf[..]);
-        let written = write!(cursor, "{self}").is_ok();
-        let len = cursor.position() as usize;
-        written && &buf[..len] == text.as_bytes()
+        /// What is left of `text` to match; `None` once a piece did not match.
+        struct Rest<'a>(Option<&'a [u8]>);
+        impl std::fmt::Write for Rest<'_> {
+            fn write_str(&mut self, piece: &str) -> std::fmt::Result {
+                self.0 = self.0.and_then(|rest| rest.strip_prefix(piece.as_bytes()));
+                Ok(())
+            }
+        }
+        let mut rest = Rest(Some(text.as_bytes()));
+        let _ = std::fmt::write(&mut rest, format_args!("{self}"));
+        rest.0 == Some(b"")
     }
 }
 
@@ -146,10 +151,13 @@ impl State {
     pub(super) fn on_bans(&mut self, jail: String, result: Result<Value, Error>, now: Instant) {
         let list = match result {
             Ok(Value::Bytes(raw)) if self.with_time => read_ban_list(raw, now),
-            Ok(v) => parse_status_bans(&v).map(|bans| BanList::Ready {
-                bans,
-                fetched_at: now,
-            }),
+            Ok(v) => match parse_status_bans(&v) {
+                Ok(bans) => Ok(BanList::Ready {
+                    bans,
+                    fetched_at: now,
+                }),
+                Err(e) => Err(Error::Shape(e)),
+            },
             Err(e) => Err(e),
         };
         match list {
@@ -220,17 +228,9 @@ impl State {
         self.ban_list_fetches += 1;
         let tag = Tag::Bans { jail: jail.into() };
         if self.with_time {
-            let args = vec![
-                "get".into(),
-                jail.into(),
-                "banip".into(),
-                "--with-time".into(),
-            ];
-            if let Err(e) = self.client.submit_raw(args, tag.clone()) {
-                self.on_result(tag, Err(e), Instant::now());
-            }
+            self.submit_read(words(&["get", jail, "banip", "--with-time"]), true, tag);
         } else {
-            self.submit(vec!["status".into(), jail.into()], tag);
+            self.submit(words(&["status", jail]), tag);
         }
     }
 }
@@ -262,10 +262,15 @@ fn read_ban_list(raw: Vec<u8>, now: Instant) -> Result<BanList, Error> {
 }
 
 /// Ban lists of servers without `banip --with-time`: the addresses of a full `status JAIL`.
-fn parse_status_bans(v: &Value) -> Result<Vec<Ban>, Error> {
-    let status = JailStatus::from_value(v).map_err(Error::Shape)?;
-    let bans = status.banned.unwrap_or_default();
-    Ok(bans.iter().map(|ip| Ban::new(ip, None, None)).collect())
+fn parse_status_bans(v: &Value) -> Result<Vec<Ban>, replies::ShapeError> {
+    let status = JailStatus::from_value(v)?;
+    let ips = status.banned.unwrap_or_default();
+    // A loop like `parse_whole_ban_list`'s, not `collect`: one way of filling a `Vec<Ban>`.
+    let mut bans = Vec::with_capacity(ips.len());
+    for ip in &ips {
+        bans.push(Ban::new(ip, None, None));
+    }
+    Ok(bans)
 }
 
 /// A `banip --with-time` reply `StrListReader` does not take (an error reply, another shape),
@@ -283,8 +288,19 @@ fn parse_whole_ban_list(raw: &[u8]) -> Result<Vec<Ban>, Error> {
         Err(e) => return Err(shape(e.to_string())),
     };
     let list = replies::envelope(value)?;
-    let bans = replies::ban_entries(&list, local_offset()).map_err(Error::Shape)?;
-    Ok(bans.iter().map(Ban::from).collect())
+    ban_lines(&list).map_err(Error::Shape)
+}
+
+/// The bans of a list of ban lines. (Its own function: a `ShapeError` is a smaller error to
+/// pass up line by line than an `Error`.)
+fn ban_lines(list: &Value) -> Result<Vec<Ban>, replies::ShapeError> {
+    let lines = replies::ban_lines(list)?;
+    let offset = local_offset();
+    let mut bans = Vec::with_capacity(lines.len());
+    for line in lines {
+        bans.push(Ban::from(&replies::ban_line(line, offset)?));
+    }
+    Ok(bans)
 }
 
 impl BanReading {

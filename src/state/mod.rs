@@ -9,7 +9,6 @@
 mod bans;
 mod probe;
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::fail2ban::client::{Client, Completion};
@@ -24,6 +23,12 @@ pub use bans::{Ban, BanList, BansView};
 pub const MAX_EVENTS: usize = 50;
 /// A write through banwatch this close before fail2ban goes offline is named as the suspected cause.
 pub const RECOVERY_WINDOW: Duration = Duration::from_secs(60);
+
+/// A command's arguments. (One function for every command the state sends: a `vec!` of
+/// `String`s at each call site costs more code.)
+fn words(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
 
 /// Who is waiting for a fail2ban command.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,7 +135,9 @@ pub struct State {
     pub version: Option<String>,
     version_generation: u64,
     pub jails: Vec<Jail>,
-    pub events: VecDeque<Event>,
+    /// Oldest first. A `Vec` (at most `MAX_EVENTS`, the oldest removed from the front), as
+    /// the client's queue: a `VecDeque` costs more code than the moves.
+    pub events: Vec<Event>,
     pub last_write: Option<WriteRecord>,
     pub pending_recovery: Option<PendingRecovery>,
     /// `status JAIL short` works (0.10.6+ / 0.11.2+); decided from the version, per connection.
@@ -161,7 +168,7 @@ impl State {
             version: None,
             version_generation: u64::MAX,
             jails: Vec::new(),
-            events: VecDeque::new(),
+            events: Vec::new(),
             last_write: None,
             pending_recovery: None,
             short_status: true,
@@ -188,9 +195,9 @@ impl State {
         self.probe_started = Some(now);
         if self.version.is_none() {
             // First contact (or back from offline): learn what we talk to before judging it.
-            self.submit(vec!["version".into()], Tag::Version);
+            self.submit(words(&["version"]), Tag::Version);
         }
-        self.submit(vec!["status".into()], Tag::Status);
+        self.submit(words(&["status"]), Tag::Status);
     }
 
     /// The next instant the state needs the loop awake for.
@@ -202,7 +209,12 @@ impl State {
     }
 
     fn submit(&mut self, args: Vec<String>, tag: Tag) {
-        if let Err(e) = self.client.submit(args, true, tag.clone()) {
+        self.submit_read(args, false, tag);
+    }
+
+    /// `submit`, or with `raw` the reply's pickle bytes (ban lists).
+    fn submit_read(&mut self, args: Vec<String>, raw: bool, tag: Tag) {
+        if let Err((e, tag)) = self.client.submit_read(args, raw, tag) {
             // Only Busy or Refused can happen here; treat like a failed reply.
             self.on_result(tag, Err(e), Instant::now());
         }
@@ -215,32 +227,41 @@ impl State {
         now: Instant,
     ) -> Vec<(u64, Result<Value, Error>)> {
         let mut for_requests = Vec::new();
-        for c in done {
-            let mut result = Some(c.result);
-            let last = c.waiters.len().saturating_sub(1);
-            for (i, waiter) in c.waiters.into_iter().enumerate() {
-                // The last waiter takes the result itself: a ban list is not copied for nothing.
-                let result = if i == last {
-                    result.take()
-                } else {
-                    result.clone()
-                };
-                let Some(result) = result else { break };
-                match waiter {
-                    Tag::Request(id) => for_requests.push((id, result)),
-                    tag => self.on_result(tag, result, now),
-                }
+        for Completion {
+            mut waiters,
+            result,
+        } in done
+        {
+            // The last waiter takes the result itself: a ban list is not copied for nothing.
+            let Some(last) = waiters.pop() else { continue };
+            for waiter in waiters {
+                self.deliver(waiter, result.clone(), now, &mut for_requests);
             }
+            self.deliver(last, result, now, &mut for_requests);
         }
         if self.client.generation() != self.version_generation && self.client.generation() != 0 {
             // A new connection: maybe a new fail2ban. Ask its version once (unless the probe
             // already did on this connection).
             self.version_generation = self.client.generation();
             if self.version.is_some() {
-                self.submit(vec!["version".into()], Tag::Version);
+                self.submit(words(&["version"]), Tag::Version);
             }
         }
         for_requests
+    }
+
+    /// One waiter's result: to its HTTP request, or to the part of the state that asked.
+    fn deliver(
+        &mut self,
+        waiter: Tag,
+        result: Result<Value, Error>,
+        now: Instant,
+        for_requests: &mut Vec<(u64, Result<Value, Error>)>,
+    ) {
+        match waiter {
+            Tag::Request(id) => for_requests.push((id, result)),
+            tag => self.on_result(tag, result, now),
+        }
     }
 
     /// Remember a successful write for the pending-recovery check.
@@ -253,9 +274,9 @@ impl State {
 
     fn push_event(&mut self, kind: &'static str, reason: String, suspected_cause: Option<String>) {
         if self.events.len() == MAX_EVENTS {
-            self.events.pop_front();
+            self.events.remove(0);
         }
-        self.events.push_back(Event {
+        self.events.push(Event {
             at: SystemTime::now(),
             kind,
             reason,
@@ -271,7 +292,7 @@ impl State {
         self.health = Health::Online;
         self.since = SystemTime::now();
         self.error = None;
-        let version = self.version.clone().unwrap_or_else(|| "?".into());
+        let version = self.version.as_deref().unwrap_or("?");
         log::info!(
             "fail2ban is online (version {version}, {} was {})",
             self.client.path().display(),

@@ -5,7 +5,7 @@
 
 use std::time::{Instant, SystemTime};
 
-use super::{BanList, Health, Jail, Setting, Settings, State, Tag};
+use super::{words, BanList, Health, Jail, Setting, Settings, State, Tag};
 use crate::fail2ban::pickle::Value;
 use crate::fail2ban::replies::{self, JailStatus, ServerStatus};
 use crate::fail2ban::Error;
@@ -100,7 +100,7 @@ impl State {
                             jail: jail.clone(),
                             setting,
                         };
-                        self.submit(vec!["get".into(), jail.clone(), word.into()], tag);
+                        self.submit(words(&["get", &jail, word]), tag);
                     }
                 }
             }
@@ -147,10 +147,11 @@ impl State {
     }
 
     fn request_jail_status(&mut self, jail: String, in_cycle: bool) {
-        let mut args = vec!["status".to_string(), jail.clone()];
-        if self.short_status {
-            args.push("short".into());
-        }
+        let args = if self.short_status {
+            words(&["status", &jail, "short"])
+        } else {
+            words(&["status", &jail])
+        };
         self.submit(args, Tag::JailStatus { jail, in_cycle });
     }
 
@@ -161,14 +162,12 @@ impl State {
                 let checked_at = SystemTime::now();
                 self.checked_at = Some(checked_at);
                 if self.health == Health::Online {
-                    let totals: Vec<(&str, u64, u64)> = self
-                        .jails
-                        .iter()
-                        .filter_map(|j| {
-                            let s = j.status.as_ref()?;
-                            Some((j.name.as_str(), s.total_banned, s.total_failed))
-                        })
-                        .collect();
+                    let mut totals = Vec::with_capacity(self.jails.len());
+                    for j in &self.jails {
+                        if let Some(s) = &j.status {
+                            totals.push((j.name.as_str(), s.total_banned, s.total_failed));
+                        }
+                    }
                     self.history.record(checked_at, &totals);
                 }
             }
@@ -184,18 +183,29 @@ impl State {
     }
 }
 
-/// Compare a fail2ban version such as "1.0.2" or "0.11.2.dev1" with (major, minor, patch).
+/// Compare a fail2ban version such as "1.0.2" or "0.11.2.dev1" with (major, minor, patch): its
+/// first three runs of digits, a missing or overflowing one read as 0. (A byte loop: `split`
+/// with a closure and `parse` cost more code.)
 pub fn version_at_least(version: &str, want: (u32, u32, u32)) -> bool {
-    let mut parts = version
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty());
-    let mut next = || {
-        parts
-            .next()
-            .and_then(|p| p.parse::<u32>().ok())
-            .unwrap_or(0)
-    };
-    (next(), next(), next()) >= want
+    let mut parts = [Some(0u32); 3];
+    let (mut started, mut in_digits) = (0, false);
+    for b in version.bytes() {
+        if !b.is_ascii_digit() {
+            in_digits = false;
+            continue;
+        }
+        if !in_digits {
+            if started == parts.len() {
+                break;
+            }
+            started += 1;
+            in_digits = true;
+        }
+        let part = &mut parts[started - 1];
+        *part = part.and_then(|n| n.checked_mul(10)?.checked_add(u32::from(b - b'0')));
+    }
+    let [major, minor, patch] = parts.map(|p| p.unwrap_or(0));
+    (major, minor, patch) >= want
 }
 
 #[cfg(test)]
@@ -242,5 +252,12 @@ mod tests {
         assert!(!version_at_least("0.10.5", (0, 10, 6)));
         assert!(version_at_least("0.11.2", (0, 11, 1)));
         assert!(!version_at_least("0.9.7", (0, 10, 6)));
+        assert!(version_at_least("v0.11.2.dev1", (0, 11, 2)));
+        assert!(version_at_least("1", (0, 10, 6)));
+        assert!(!version_at_least("", (0, 0, 1)));
+        // A part too large for u32 reads as 0, as a failed parse did.
+        assert!(!version_at_least("0.99999999999.9", (0, 1, 0)));
+        assert!(version_at_least("0.99999999999.9", (0, 0, 9)));
+        assert!(!version_at_least("1.2.3.4", (1, 2, 4)));
     }
 }

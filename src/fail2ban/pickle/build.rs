@@ -57,11 +57,7 @@ impl Builder<'_, '_> {
             Node::List(index) => Value::List(self.build_all(&m.s.lists[index], depth)?),
             Node::Dict(index) => {
                 let pairs = &m.s.lists[index];
-                let mut out = Vec::with_capacity(pairs.len() / 2);
-                for kv in pairs.chunks_exact(2) {
-                    out.push((self.build(kv[0], depth + 1)?, self.build(kv[1], depth + 1)?));
-                }
-                Value::Dict(out)
+                Value::Dict(self.build_all(pairs, depth)?)
             }
             Node::Call(callable, args) => {
                 let mut args = match self.build(args, depth + 1)? {
@@ -251,12 +247,20 @@ pub(super) fn int_from_le(b: &[u8]) -> Result<Value, ErrorKind> {
         }
     }
     let mut text = String::from(if negative { "-" } else { "" });
-    for (i, p) in parts.iter().rev().enumerate() {
-        if i == 0 {
-            text.push_str(&p.to_string());
-        } else {
-            text.push_str(&format!("{p:09}"));
+    for (i, &p) in parts.iter().rev().enumerate() {
+        // Nine digits a limb, the first limb without its leading zeros (no `format!` for this).
+        let mut digits = [b'0'; 9];
+        let mut rest = p;
+        for d in digits.iter_mut().rev() {
+            *d += (rest % 10) as u8;
+            rest /= 10;
         }
+        let zeros = if i == 0 {
+            digits[..8].iter().take_while(|&&d| d == b'0').count()
+        } else {
+            0
+        };
+        text.push_str(std::str::from_utf8(&digits[zeros..]).unwrap_or_default());
     }
     if text.trim_start_matches('-').len() > MAX_INT_DIGITS {
         return Err(ErrorKind::IntTooLarge);

@@ -341,7 +341,11 @@ fn shortest(exponent: u64, fraction: u64, digits: &mut [u8; MAX_DIGITS]) -> (usi
 
 /// Python's layout: exponent form below 1e-4 and from 1e16 on (two exponent digits at least).
 fn layout(digits: &[u8], decpt: i32, out: &mut String) {
-    let text = |d: &[u8], out: &mut String| out.extend(d.iter().map(|&d| char::from(b'0' + d)));
+    let text = |d: &[u8], out: &mut String| {
+        for &d in d {
+            out.push(char::from(b'0' + d));
+        }
+    };
     let n = digits.len() as i32;
     if !(-4 < decpt && decpt <= 16) {
         text(&digits[..1], out);

@@ -146,8 +146,9 @@ pub enum Value {
     Bytes(Vec<u8>),
     List(Vec<Value>),
     Tuple(Vec<Value>),
-    /// Insertion-ordered.
-    Dict(Vec<(Value, Value)>),
+    /// Insertion-ordered, keys and values alternating (`[k0, v0, k1, v1, ...]`): one element
+    /// type for every container keeps one copy of the Vec code.
+    Dict(Vec<Value>),
     /// A class reference; Python 2 names are mapped as CPython maps them (`names`).
     Global(Box<Global>),
     /// `REDUCE` / `NEWOBJ`: a call (exceptions, `IPAddr`).
