@@ -46,7 +46,8 @@ pub fn run(url: &str, timeout: Duration) -> (String, bool) {
 }
 
 /// Where `authority` (`127.0.0.1:9191`, `[::1]:9191`, `localhost`, …) points; port 80 if absent.
-fn addresses(authority: &str) -> Result<Vec<SocketAddr>, String> {
+/// At most two addresses (localhost's), so no `Vec`.
+fn addresses(authority: &str) -> Result<[Option<SocketAddr>; 2], String> {
     let (host, port) = match authority.rsplit_once(':') {
         Some((h, p)) if !p.contains(']') => {
             let port = p
@@ -57,26 +58,26 @@ fn addresses(authority: &str) -> Result<Vec<SocketAddr>, String> {
         _ => (authority, 80),
     };
     let bracketed = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
-    let ips: Vec<IpAddr> = if host.eq_ignore_ascii_case("localhost") {
-        vec![Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()]
+    let ips: [Option<IpAddr>; 2] = if host.eq_ignore_ascii_case("localhost") {
+        [
+            Some(Ipv4Addr::LOCALHOST.into()),
+            Some(Ipv6Addr::LOCALHOST.into()),
+        ]
     } else if let Some(ip) = bracketed.and_then(|h| h.parse::<Ipv6Addr>().ok()) {
-        vec![ip.into()]
+        [Some(ip.into()), None]
     } else if let Some(ip) = host
         .parse::<Ipv4Addr>()
         .ok()
         .filter(|_| bracketed.is_none())
     {
-        vec![ip.into()]
+        [Some(ip.into()), None]
     } else {
         return Err(format!(
             "'{host}' is not an IP address or localhost: banwatch check does not resolve host \
              names; give the address (http://127.0.0.1:9191/health, http://[::1]:9191/health)"
         ));
     };
-    Ok(ips
-        .into_iter()
-        .map(|ip| SocketAddr::new(ip, port))
-        .collect())
+    Ok(ips.map(|ip| ip.map(|ip| SocketAddr::new(ip, port))))
 }
 
 fn get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
@@ -90,7 +91,7 @@ fn get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
     let deadline = Instant::now() + timeout;
     let addrs = addresses(authority)?;
     let mut last = String::from("no address");
-    for addr in addrs {
+    for addr in addrs.into_iter().flatten() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(format!("timed out after {} s", crate::json::Secs(timeout)));
@@ -140,6 +141,7 @@ mod tests {
         addresses(authority)
             .unwrap()
             .iter()
+            .flatten()
             .map(|a| a.to_string())
             .collect()
     }
