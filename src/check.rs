@@ -35,7 +35,6 @@ pub fn run(url: &str, timeout: Duration) -> (String, bool) {
     match get(url, timeout) {
         Ok((status, body)) => {
             let ok = (200..300).contains(&status);
-            let body = one_line(&body, MAX_SHOWN_CHARS);
             (
                 format!("{} {status} {url} {body}", if ok { "ok" } else { "fail" }),
                 ok,
@@ -80,6 +79,7 @@ fn addresses(authority: &str) -> Result<[Option<SocketAddr>; 2], String> {
     Ok(ips.map(|ip| ip.map(|ip| SocketAddr::new(ip, port))))
 }
 
+/// The reply's status and its body on one line (`one_line`).
 fn get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
     let rest = url
         .strip_prefix("http://")
@@ -121,11 +121,8 @@ fn get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
                     .nth(1)
                     .and_then(|s| s.parse::<u16>().ok())
                     .ok_or("not an HTTP reply")?;
-                let body = text
-                    .split_once("\r\n\r\n")
-                    .map(|(_, b)| b.to_string())
-                    .unwrap_or_default();
-                return Ok((status, body));
+                let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+                return Ok((status, one_line(body, MAX_SHOWN_CHARS)));
             }
             Err(e) => last = format!("cannot connect to {addr}: {e}"),
         }
