@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 /// The most of a reply we read: enough for a status line and a health body.
-const MAX_REPLY: u64 = 64 * 1024;
+const MAX_REPLY: usize = 64 * 1024;
 
 /// The most of the reply's body the printed line shows.
 const MAX_SHOWN_CHARS: usize = 300;
@@ -106,16 +106,25 @@ fn get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
                 let req = format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\nUser-Agent: banwatch-check\r\n\r\n");
                 s.write_all(req.as_bytes())
                     .map_err(|e| format!("sending: {e}"))?;
-                let mut reply = Vec::new();
-                s.take(MAX_REPLY)
-                    .read_to_end(&mut reply)
-                    .map_err(|e| match e.kind() {
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-                            format!("timed out after {} s", crate::json::Secs(timeout))
+                // A read loop into one buffer: `read_to_end` brings its growth and probe code.
+                let mut reply = vec![0; MAX_REPLY];
+                let mut len = 0;
+                while len < MAX_REPLY {
+                    match s.read(&mut reply[len..]) {
+                        Ok(0) => break,
+                        Ok(n) => len += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            return Err(match e.kind() {
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                                    format!("timed out after {} s", crate::json::Secs(timeout))
+                                }
+                                _ => format!("reading: {e}"),
+                            })
                         }
-                        _ => format!("reading: {e}"),
-                    })?;
-                let text = String::from_utf8_lossy(&reply);
+                    }
+                }
+                let text = String::from_utf8_lossy(&reply[..len]);
                 let status = text
                     .split_whitespace()
                     .nth(1)
