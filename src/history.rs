@@ -391,19 +391,30 @@ impl History {
     /// Read a history saved by `save`. `Ok(None)` when there is no file yet; `Err` says what is
     /// wrong with it (the caller reports it and starts empty).
     pub fn load(path: &Path) -> Result<Option<History>, String> {
-        let file = match std::fs::File::open(path) {
+        let mut file = match std::fs::File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e.to_string()),
         };
-        let mut bytes = Vec::new();
-        file.take(MAX_STATE_FILE_BYTES as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| e.to_string())?;
-        if bytes.len() > MAX_STATE_FILE_BYTES {
+        // A read loop into one buffer (`read_to_end` brings its growth and probe code), as long
+        // as the file, up to one byte more than the largest file, which tells one too large.
+        let size = file.metadata().map_err(|e| e.to_string())?.len();
+        let mut bytes = vec![0; size.min(MAX_STATE_FILE_BYTES as u64 + 1) as usize];
+        let mut len = 0;
+        while len < bytes.len() {
+            match file.read(&mut bytes[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        if len > MAX_STATE_FILE_BYTES {
             return Err(format!("it is larger than {MAX_STATE_FILE_BYTES} bytes"));
         }
-        History::from_bytes(&bytes).map(Some).map_err(String::from)
+        History::from_bytes(&bytes[..len])
+            .map(Some)
+            .map_err(String::from)
     }
 }
 
