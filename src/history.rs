@@ -659,4 +659,18 @@ mod tests {
             .unwrap_err()
             .contains("more jails than banwatch tracks"));
     }
+
+    #[test]
+    fn a_state_file_larger_than_any_history_is_refused() {
+        let dir = std::env::temp_dir().join(format!("bw-history-large-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("history");
+        std::fs::write(&path, vec![b'x'; MAX_STATE_FILE_BYTES + 1]).unwrap();
+        let err = History::load(&path).unwrap_err();
+        assert!(err.contains("larger than"), "{err}");
+        std::fs::write(&path, vec![b'x'; MAX_STATE_FILE_BYTES]).unwrap();
+        let err = History::load(&path).unwrap_err();
+        assert!(err.contains("not a banwatch history file"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
