@@ -291,13 +291,13 @@ impl History {
         for n in self.newest {
             body.extend_from_slice(&n.unwrap_or(i64::MIN).to_le_bytes());
         }
-        let jails: Vec<&JailHistory> = self
-            .jails
-            .iter()
-            .filter(|j| j.name.len() <= MAX_SAVED_NAME_BYTES)
-            .collect();
-        body.extend_from_slice(&(jails.len() as u32).to_le_bytes());
-        for j in jails {
+        let saved = || {
+            self.jails
+                .iter()
+                .filter(|j| j.name.len() <= MAX_SAVED_NAME_BYTES)
+        };
+        body.extend_from_slice(&(saved().count() as u32).to_le_bytes());
+        for j in saved() {
             body.extend_from_slice(&(j.name.len() as u16).to_le_bytes());
             body.extend_from_slice(j.name.as_bytes());
             let (banned, failed) = j.last.unwrap_or((0, 0));
