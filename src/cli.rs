@@ -1,13 +1,14 @@
-//! The command line: lexopt turns argv (and `BANWATCH_*` env vars for serve options) into a plain
-//! `Command`, validated in one place. Flags win over env vars. Every error is one line that quotes
+//! The command line: argv (and `BANWATCH_*` env vars for serve options) becomes a plain
+//! `Command`, validated in one place. The grammar is lexopt's, reduced to what banwatch has:
+//! `--name value`, `--name=value`, `-h`/`-V`, `--` before values; read here in a loop that costs
+//! a fraction of that crate's code. Flags win over env vars. Every error is one line that quotes
 //! the bad value; `main` prints it and exits 2.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::net::SocketAddr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Duration;
-
-use lexopt::prelude::*;
 
 use crate::json::Secs;
 
@@ -149,62 +150,87 @@ pub fn parse(
     args: impl IntoIterator<Item = OsString>,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Command, String> {
-    let mut parser = lexopt::Parser::from_args(args);
+    let mut args = args.into_iter();
     // 0 until a command word is read: serve.
     let mut command = 0;
     let mut values = Values(Default::default());
     let mut protect_reads = false;
     let mut rest: Vec<String> = Vec::new();
-    let e = |err: lexopt::Error| err.to_string();
-    let not_utf8 = |err: lexopt::Error| format!("not UTF-8: {err:?}");
-    while let Some(arg) = parser.next().map_err(e)? {
-        match arg {
-            Short('h') | Long("help") => return Ok(Command::Help),
-            Short('V') | Long("version") => return Ok(Command::Version),
-            Long("protect-reads") => protect_reads = true,
-            Long(name) => {
-                let accepted_by = if command == 0 { SERVE } else { command };
-                let Some(i) = OPTIONS
-                    .iter()
-                    .position(|(n, by, ..)| *n == name && by & accepted_by != 0)
-                else {
-                    return Err(format!("unknown option '--{name}' (see banwatch --help)"));
-                };
-                let name = OPTIONS[i].0;
-                let value = parser.value().map_err(e)?;
-                values.0[i] = Some(
-                    value
-                        .string()
-                        .map_err(|v| format!("--{name}: {}", not_utf8(v)))?,
-                );
-            }
-            Value(v) if command == 0 => {
-                let v = v.string().map_err(not_utf8)?;
-                command = match v.as_str() {
-                    "serve" => SERVE,
-                    "check" => CHECK,
-                    "query" => QUERY,
-                    "" => return Err("empty argument".into()),
-                    _ => {
-                        return Err(format!(
-                            "unknown command '{v}' (expected serve, check or query)"
-                        ))
+    // After `--` every argument is a value.
+    let mut options_ended = false;
+    let not_utf8 = |v: OsString| format!("not UTF-8: argument is invalid unicode: {v:?}");
+    while let Some(arg) = args.next() {
+        let bytes = arg.as_bytes();
+        if !options_ended && bytes == b"--" {
+            options_ended = true;
+        } else if !options_ended && bytes.starts_with(b"--") {
+            // `--name=value` or `--name value`; the name ends at the first `=`.
+            let (name, attached) = match bytes.iter().position(|&b| b == b'=') {
+                Some(at) => (&bytes[2..at], Some(OsStr::from_bytes(&bytes[at + 1..]))),
+                None => (&bytes[2..], None),
+            };
+            let name = String::from_utf8_lossy(name);
+            match &*name {
+                "help" => return Ok(Command::Help),
+                "version" => return Ok(Command::Version),
+                "protect-reads" => match attached {
+                    None => protect_reads = true,
+                    Some(v) => {
+                        return Err(format!("unexpected argument for option '--{name}': {v:?}"))
                     }
-                };
+                },
+                _ => {
+                    let accepted_by = if command == 0 { SERVE } else { command };
+                    let Some(i) = OPTIONS
+                        .iter()
+                        .position(|(n, by, ..)| *n == name && by & accepted_by != 0)
+                    else {
+                        return Err(format!("unknown option '--{name}' (see banwatch --help)"));
+                    };
+                    // The next argument is the value whatever it looks like.
+                    let value = match attached {
+                        Some(v) => v.to_owned(),
+                        None => args
+                            .next()
+                            .ok_or_else(|| format!("missing argument for option '--{name}'"))?,
+                    };
+                    let value = value
+                        .into_string()
+                        .map_err(|v| format!("--{name}: {}", not_utf8(v)))?;
+                    values.0[i] = Some(value);
+                }
             }
+        } else if !options_ended && bytes.len() > 1 && bytes[0] == b'-' {
+            // Short options: only -h and -V exist, so the first letter decides.
+            let c = String::from_utf8_lossy(&bytes[1..])
+                .chars()
+                .next()
+                .unwrap_or_default();
+            return match c {
+                'h' => Ok(Command::Help),
+                'V' => Ok(Command::Version),
+                _ => Err(format!("unknown option '-{c}' (see banwatch --help)")),
+            };
+        } else if command == 0 {
+            let v = arg.into_string().map_err(not_utf8)?;
+            command = match v.as_str() {
+                "serve" => SERVE,
+                "check" => CHECK,
+                "query" => QUERY,
+                "" => return Err("empty argument".into()),
+                _ => {
+                    return Err(format!(
+                        "unknown command '{v}' (expected serve, check or query)"
+                    ))
+                }
+            };
+        } else if command == QUERY {
             // The first word of a query starts the fail2ban command: all that follows is taken
             // verbatim, so `banwatch query get sshd banip --with-time` needs no `--`.
-            Value(v) if command == QUERY => {
-                rest.push(v.string().map_err(not_utf8)?);
-                rest.extend(
-                    parser
-                        .raw_args()
-                        .map_err(e)?
-                        .map(|a| a.to_string_lossy().into_owned()),
-                );
-            }
-            Value(v) => return Err(format!("unexpected argument '{}'", v.to_string_lossy())),
-            Short(c) => return Err(format!("unknown option '-{c}' (see banwatch --help)")),
+            rest.push(arg.into_string().map_err(not_utf8)?);
+            rest.extend(args.by_ref().map(|a| a.to_string_lossy().into_owned()));
+        } else {
+            return Err(format!("unexpected argument '{}'", arg.to_string_lossy()));
         }
     }
     match command {
