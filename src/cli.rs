@@ -485,4 +485,51 @@ mod tests {
         };
         assert_eq!(args, ["status", "sshd"]);
     }
+    #[test]
+    fn the_grammar_and_messages_are_lexopts() {
+        use std::os::unix::ffi::OsStringExt;
+        for (args, want) in [
+            (
+                &["--interval"][..],
+                "missing argument for option '--interval'",
+            ),
+            (
+                &["--protect-reads=1"][..],
+                "unexpected argument for option '--protect-reads': \"1\"",
+            ),
+            (&["--listen", "--", "x"][..], "unknown command 'x'"),
+            (&["--", "-h"][..], "unknown command '-h'"),
+            (&["-xh"][..], "unknown option '-x'"),
+            (&["---"][..], "unknown option '---'"),
+            (&["check", "--", "--url"][..], "unexpected argument '--url'"),
+        ] {
+            let err = run(args).expect_err("must fail");
+            assert!(err.starts_with(want), "{args:?}: {err}");
+        }
+        assert_eq!(run(&["-hx"]), Ok(Command::Help));
+        assert_eq!(run(&["--version=2"]), Ok(Command::Version));
+        let Ok(Command::Check { url, .. }) = run(&["check", "--url=a=b"]) else {
+            panic!()
+        };
+        assert_eq!(url, "a=b");
+        let Ok(Command::Query { args, .. }) = run(&["query", "--", "--", "-h"]) else {
+            panic!()
+        };
+        assert_eq!(args, ["--", "-h"]);
+        let bad = |b: &[u8]| OsString::from_vec(b.to_vec());
+        for (args, want) in [
+            (
+                vec![bad(b"--listen=\xff")],
+                "--listen: not UTF-8: argument is invalid unicode: \"\\xFF\"",
+            ),
+            (vec![bad(b"-\xffh")], "unknown option '-\u{fffd}'"),
+            (
+                vec![bad(b"--li\xffsten")],
+                "unknown option '--li\u{fffd}sten'",
+            ),
+        ] {
+            let err = parse(args.clone(), |_| None).expect_err("must fail");
+            assert!(err.starts_with(want), "{args:?}: {err}");
+        }
+    }
 }
