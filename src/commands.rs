@@ -23,16 +23,16 @@ pub fn main() -> ExitCode {
     };
     match command {
         Command::Help => {
-            print!("{}", cli::HELP);
+            print(&[cli::HELP]);
             ExitCode::SUCCESS
         }
         Command::Version => {
-            println!("banwatch {}", env!("CARGO_PKG_VERSION"));
+            print(&["banwatch ", env!("CARGO_PKG_VERSION"), "\n"]);
             ExitCode::SUCCESS
         }
         Command::Check { url, timeout } => {
             let (line, ok) = crate::check::run(&url, timeout);
-            println!("{line}");
+            print(&[&line, "\n"]);
             ExitCode::from(if ok { 0 } else { 1 })
         }
         Command::Query {
@@ -50,11 +50,23 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Write `parts` to stdout as `print!` would (a failed write panics with its message), without
+/// std's formatting print path: nothing else in the binary prints to stdout.
+fn print(parts: &[&str]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for part in parts {
+        if let Err(e) = out.write_all(part.as_bytes()) {
+            panic!("failed printing to stdout: {e}");
+        }
+    }
+}
+
 fn query(socket: &std::path::Path, args: Vec<String>, timeout: std::time::Duration) -> ExitCode {
     let max = crate::fail2ban::pickle::DEFAULT_MAX_REPLY;
     match client::query(socket, args, timeout, max, crate::state::Tag::Status) {
         Ok(value) => {
-            println!("{}", crate::pyjson::to_json(&value));
+            print(&[&crate::pyjson::to_json(&value), "\n"]);
             ExitCode::SUCCESS
         }
         Err(Error::Server(e)) => {
@@ -62,7 +74,7 @@ fn query(socket: &std::path::Path, args: Vec<String>, timeout: std::time::Durati
             let mut obj = crate::json::Obj::new(&mut out);
             crate::pyjson::server_error(obj.key("error"), &e);
             obj.end();
-            println!("{}", String::from_utf8_lossy(&out));
+            print(&[&String::from_utf8_lossy(&out), "\n"]);
             ExitCode::from(1)
         }
         Err(e) => {
