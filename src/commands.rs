@@ -17,7 +17,7 @@ pub fn main() -> ExitCode {
     let command = match cli::parse(std::env::args_os().skip(1), |k| std::env::var(k).ok()) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("banwatch: {e}");
+            crate::logger::write_stderr(&format!("banwatch: {e}\n"));
             return ExitCode::from(2);
         }
     };
@@ -43,7 +43,7 @@ pub fn main() -> ExitCode {
         Command::Serve(config) => match serve(config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("banwatch: {e}");
+                crate::logger::write_stderr(&format!("banwatch: {e}\n"));
                 ExitCode::from(2)
             }
         },
@@ -78,7 +78,7 @@ fn query(socket: &std::path::Path, args: Vec<String>, timeout: std::time::Durati
             ExitCode::from(1)
         }
         Err(e) => {
-            eprintln!("banwatch: {e}");
+            crate::logger::write_stderr(&format!("banwatch: {e}\n"));
             ExitCode::from(2)
         }
     }

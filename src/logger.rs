@@ -58,15 +58,24 @@ impl Log for Stderr {
     fn log(&self, record: &Record) {
         if self.enabled(record.metadata()) {
             let now = crate::timefmt::rfc3339(std::time::SystemTime::now());
-            eprintln!(
-                "[{now} {:<5} {}] {}",
+            write_stderr(&format!(
+                "[{now} {:<5} {}] {}\n",
                 record.level(),
                 record.target(),
                 record.args()
-            );
+            ));
         }
     }
     fn flush(&self) {}
+}
+
+/// Write `text` to stderr as `eprint!` would (a failed write panics with its message), in one
+/// write; with no `eprint!` left, std's print path is not linked.
+pub fn write_stderr(text: &str) {
+    use std::io::Write;
+    if let Err(e) = std::io::stderr().write_all(text.as_bytes()) {
+        panic!("failed printing to stderr: {e}");
+    }
 }
 
 /// Install the logger with the levels of `RUST_LOG` (`info` when unset).
