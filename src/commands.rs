@@ -50,15 +50,10 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Write `parts` to stdout as `print!` would (a failed write panics with its message), without
-/// std's formatting print path: nothing else in the binary prints to stdout.
+/// Write `parts` to stdout as `print!` would: see `logger::write_all`.
 fn print(parts: &[&str]) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
     for part in parts {
-        if let Err(e) = out.write_all(part.as_bytes()) {
-            panic!("failed printing to stdout: {e}");
-        }
+        crate::logger::write_all(rustix::stdio::stdout(), "stdout", part);
     }
 }
 

@@ -4,7 +4,10 @@
 //! `module=level` directives for one module and those below it (the longest match wins), e.g.
 //! `RUST_LOG=warn,banwatch::event_loop=debug`. Words it does not know are ignored.
 
+use std::os::fd::BorrowedFd;
+
 use log::{LevelFilter, Log, Metadata, Record};
+use rustix::io::Errno;
 
 /// Most `module=level` directives kept from `RUST_LOG`; the rest are ignored.
 const MAX_DIRECTIVES: usize = 16;
@@ -69,12 +72,24 @@ impl Log for Stderr {
     fn flush(&self) {}
 }
 
-/// Write `text` to stderr as `eprint!` would (a failed write panics with its message), in one
-/// write; with no `eprint!` left, std's print path is not linked.
+/// Write `text` to stderr as `eprint!` would: see `write_all`.
 pub fn write_stderr(text: &str) {
-    use std::io::Write;
-    if let Err(e) = std::io::stderr().write_all(text.as_bytes()) {
-        panic!("failed printing to stderr: {e}");
+    write_all(rustix::stdio::stderr(), "stderr", text);
+}
+
+/// Write all of `text` to stdout or stderr (`name`) as `print!` and `eprint!` do (a closed
+/// descriptor swallows it, any other failure panics with their message), in plain write calls:
+/// std's buffered stdio machinery is then not linked.
+pub fn write_all(fd: BorrowedFd, name: &str, text: &str) {
+    let mut rest = text.as_bytes();
+    while !rest.is_empty() {
+        match rustix::io::write(fd, rest) {
+            Ok(0) => panic!("failed printing to {name}: failed to write whole buffer"),
+            Ok(n) => rest = &rest[n..],
+            Err(Errno::INTR) => {}
+            Err(Errno::BADF) => return,
+            Err(e) => panic!("failed printing to {name}: {}", std::io::Error::from(e)),
+        }
     }
 }
 
