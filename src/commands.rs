@@ -14,7 +14,9 @@ use crate::state::State;
 
 /// Run banwatch with the process's arguments and environment.
 pub fn main() -> ExitCode {
-    let command = match cli::parse(std::env::args_os().skip(1), |k| std::env::var(k).ok()) {
+    let command = match cli::parse(std::env::args_os().skip(1), |k| {
+        std::env::var_os(k)?.into_string().ok()
+    }) {
         Ok(c) => c,
         Err(e) => {
             crate::logger::write_stderr(&format!("banwatch: {e}\n"));

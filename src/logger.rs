@@ -95,7 +95,12 @@ pub fn write_all(fd: BorrowedFd, name: &str, text: &str) {
 
 /// Install the logger with the levels of `RUST_LOG` (`info` when unset).
 pub fn init() {
-    let (default, modules) = parse(&std::env::var("RUST_LOG").unwrap_or_default());
+    let (default, modules) = parse(
+        std::env::var_os("RUST_LOG")
+            .as_deref()
+            .and_then(|s| s.to_str())
+            .unwrap_or(""),
+    );
     let max = modules.iter().map(|(_, l)| *l).fold(default, Ord::max);
     if log::set_boxed_logger(Box::new(Stderr { default, modules })).is_ok() {
         log::set_max_level(max);

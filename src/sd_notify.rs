@@ -61,8 +61,8 @@ impl Notifier {
 
 /// How often to ping the watchdog: half of `$WATCHDOG_USEC`, if it is set for this process.
 pub fn watchdog_interval() -> Option<Duration> {
-    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
-    if let Ok(pid) = std::env::var("WATCHDOG_PID") {
+    let usec: u64 = std::env::var_os("WATCHDOG_USEC")?.to_str()?.parse().ok()?;
+    if let Some(pid) = std::env::var_os("WATCHDOG_PID").and_then(|p| p.into_string().ok()) {
         if pid.parse::<u32>().ok()? != std::process::id() {
             return None;
         }
