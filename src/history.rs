@@ -14,9 +14,11 @@
 //! `load` reads it at start. The file is a small binary format with a magic line, a version and an
 //! FNV-1a checksum; anything wrong with it is an error the caller reports and ignores.
 
-use std::io::{Read, Write};
 use std::path::Path;
 use std::time::SystemTime;
+
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
 
 use crate::json::{self, List, Obj};
 
@@ -367,23 +369,41 @@ impl History {
     }
 
     /// Write the history to `path` atomically: a temporary file beside it, synced, renamed over.
+    /// Files through rustix here and in `load` (its calls are linked anyway), not std's `File`.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = std::path::PathBuf::from(tmp);
         let result = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&self.to_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)?;
+            let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC;
+            let f = rustix::fs::open(&tmp, flags, Mode::from(0o666))?;
+            let bytes = self.to_bytes();
+            let mut rest = &bytes[..];
+            while !rest.is_empty() {
+                match rustix::io::write(&f, rest) {
+                    Ok(0) => {
+                        let why = "failed to write whole buffer";
+                        return Err(std::io::Error::new(std::io::ErrorKind::WriteZero, why));
+                    }
+                    Ok(n) => rest = &rest[n..],
+                    Err(Errno::INTR) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            rustix::fs::fsync(&f)?;
+            rustix::fs::rename(&tmp, path)?;
             // The rename itself is durable once the directory is synced (best effort).
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+                if let Ok(d) =
+                    rustix::fs::open(dir, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                {
+                    let _ = rustix::fs::fsync(&d);
+                }
             }
             Ok(())
         })();
         if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+            let _ = rustix::fs::unlink(&tmp);
         }
         result
     }
@@ -391,22 +411,23 @@ impl History {
     /// Read a history saved by `save`. `Ok(None)` when there is no file yet; `Err` says what is
     /// wrong with it (the caller reports it and starts empty).
     pub fn load(path: &Path) -> Result<Option<History>, String> {
-        let mut file = match std::fs::File::open(path) {
+        let why = |e: Errno| std::io::Error::from(e).to_string();
+        let file = match rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.to_string()),
+            Err(Errno::NOENT) => return Ok(None),
+            Err(e) => return Err(why(e)),
         };
-        // A read loop into one buffer (`read_to_end` brings its growth and probe code), as long
-        // as the file, up to one byte more than the largest file, which tells one too large.
-        let size = file.metadata().map_err(|e| e.to_string())?.len();
+        // A read loop into one buffer as long as the file, up to one byte more than the largest
+        // file, which tells one too large.
+        let size = rustix::fs::fstat(&file).map_err(why)?.st_size as u64;
         let mut bytes = vec![0; size.min(MAX_STATE_FILE_BYTES as u64 + 1) as usize];
         let mut len = 0;
         while len < bytes.len() {
-            match file.read(&mut bytes[len..]) {
+            match rustix::io::read(&file, &mut bytes[len..]) {
                 Ok(0) => break,
                 Ok(n) => len += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.to_string()),
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(why(e)),
             }
         }
         if len > MAX_STATE_FILE_BYTES {
