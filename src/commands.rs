@@ -2,9 +2,11 @@
 //! `query`, map the outcome to an exit code. Exit codes: 0 success; 1 a check failed or fail2ban
 //! answered with an error; 2 usage errors, startup errors, or fail2ban cannot be reached (`query`).
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 use std::time::Instant;
+
+use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use crate::cli::{self, Command, ServeConfig};
 use crate::context::Context;
@@ -81,13 +83,28 @@ fn query(socket: &std::path::Path, args: Vec<String>, timeout: std::time::Durati
     }
 }
 
+/// A non-blocking listener on `addr`, set up as std's `TcpListener::bind` does it (SO_REUSEADDR,
+/// a backlog of 128), through rustix, whose socket calls are linked anyway.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let family = match addr {
+        SocketAddr::V4(_) => AddressFamily::INET,
+        SocketAddr::V6(_) => AddressFamily::INET6,
+    };
+    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+    let fd = rustix::net::socket_with(family, SocketType::STREAM, flags, None)?;
+    rustix::net::sockopt::set_socket_reuseaddr(&fd, true)?;
+    rustix::net::bind(&fd, &addr)?;
+    rustix::net::listen(&fd, 128)?;
+    Ok(TcpListener::from(fd))
+}
+
 fn serve(config: ServeConfig) -> Result<(), String> {
     crate::logger::init();
     let token = match &config.token_file {
         Some(path) => Some(crate::token::read_token_file(path)?),
         None => None,
     };
-    let listener = TcpListener::bind(config.listen).map_err(|e| match e.kind() {
+    let listener = listen(config.listen).map_err(|e| match e.kind() {
         std::io::ErrorKind::AddrInUse => format!(
             "{} is in use: another banwatch or exporter on it? use --listen ADDR to pick another",
             config.listen
@@ -100,9 +117,6 @@ fn serve(config: ServeConfig) -> Result<(), String> {
         }
         _ => format!("cannot listen on {}: {e}", config.listen),
     })?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| format!("listener: {e}"))?;
     let signals = event_loop::install_signals().map_err(|e| format!("signal handlers: {e}"))?;
     let fail2ban = client::Client::new(config.socket.clone(), config.timeout, config.max_reply);
     let mut state = State::new(fail2ban, config.interval, Instant::now());
