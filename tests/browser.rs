@@ -248,15 +248,17 @@ fn the_page_is_small_strict_and_cacheable() {
         &bw.url("/"),
     ]);
     assert_eq!(code, 304);
+    // The budget is for the page's own bytes, decoded: what the browser has to run.
+    let get = |path: &str| curl(&["-s", "--compressed", &bw.url(path)]);
     let total: usize = ["/", "/app.js", "/app.css"]
         .iter()
-        .map(|p| bw.get(p).1.len())
+        .map(|p| get(p).1.len())
         .sum();
     assert!(
         total <= 24 * 1024,
         "page budget is 24 KB, the page is {total} bytes"
     );
-    let (_, html) = bw.get("/");
+    let (_, html) = get("/");
     assert!(
         !html.contains("<script>")
             && !html.contains(" style=")
@@ -264,4 +266,87 @@ fn the_page_is_small_strict_and_cacheable() {
             && !html.contains("https://"),
         "no inline code or external assets"
     );
+}
+
+/// The assets are stored gzip-compressed: `curl --compressed` (as every browser) gets exactly
+/// the files under assets/, smaller on the wire; a client that refuses gzip gets a 406 that
+/// says what to send; a client that sends no Accept-Encoding takes any coding (RFC 9110 12.5.3).
+#[test]
+fn the_page_is_served_gzip_compressed_and_refused_to_identity_only_clients() {
+    let bw = Banwatch::start(Path::new("/nonexistent/f2b.sock"), &[]);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let header = |head: &str, name: &str| {
+        head.lines()
+            .find_map(|l| {
+                let (n, v) = l.split_once(':')?;
+                n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            })
+            .unwrap_or_default()
+    };
+    for (path, file) in [
+        ("/", "index.html"),
+        ("/app.js", "app.js"),
+        ("/app.css", "app.css"),
+    ] {
+        let want = std::fs::read_to_string(root.join("assets").join(file)).unwrap();
+        let (code, body) = curl(&["-s", "--compressed", &bw.url(path)]);
+        assert_eq!(code, 200, "{path}");
+        assert!(
+            body == want,
+            "{path}: curl --compressed did not get the bytes of assets/{file}"
+        );
+        for (method, accept) in [
+            ("-G", "Accept-Encoding: gzip, deflate, br"),
+            ("-I", "Accept-Encoding: gzip, deflate, br"),
+            // No Accept-Encoding at all (curl drops a header given without a value).
+            ("-G", "Accept-Encoding:"),
+        ] {
+            let (code, head) = curl(&[
+                "-s",
+                "-o",
+                "/dev/null",
+                "-D",
+                "-",
+                method,
+                "-H",
+                accept,
+                &bw.url(path),
+            ]);
+            assert_eq!(code, 200, "{method} {path} with {accept:?}");
+            assert_eq!(header(&head, "Content-Encoding"), "gzip", "{head}");
+            assert_eq!(header(&head, "Vary"), "Accept-Encoding", "{head}");
+            let sent: usize = header(&head, "Content-Length").parse().unwrap();
+            assert!(
+                sent < want.len() / 2,
+                "{path}: {sent} bytes on the wire for {} bytes of assets/{file}",
+                want.len()
+            );
+        }
+    }
+    let refusal =
+        "this page is stored gzip-compressed: send Accept-Encoding: gzip (curl --compressed)\n";
+    for accept in [
+        "identity",
+        "gzip;q=0, identity",
+        "GZIP; q=0.000, br",
+        "*;q=0",
+        "br, deflate",
+        "",
+    ] {
+        for path in ["/", "/app.js", "/app.css"] {
+            let (code, body) = curl(&[
+                "-s",
+                "-H",
+                // A header with an empty value is sent as `Name;` to curl.
+                &if accept.is_empty() {
+                    "Accept-Encoding;".to_string()
+                } else {
+                    format!("Accept-Encoding: {accept}")
+                },
+                &bw.url(path),
+            ]);
+            assert_eq!(code, 406, "{path} with Accept-Encoding: {accept:?}");
+            assert_eq!(body, refusal, "{path} with Accept-Encoding: {accept:?}");
+        }
+    }
 }

@@ -27,6 +27,8 @@ pub struct Request {
     pub keep_alive: bool,
     pub authorization: Option<String>,
     pub if_none_match: Option<String>,
+    /// Whether a gzip-coded answer is acceptable (`Accept-Encoding`, see `Codings`).
+    pub accepts_gzip: bool,
     pub body: Vec<u8>,
 }
 
@@ -114,6 +116,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, ParseError>
     let mut connection = String::new();
     let mut authorization = None;
     let mut if_none_match = None;
+    let mut codings = Codings::default();
     for h in req.headers.iter() {
         let value = std::str::from_utf8(h.value)
             .map_err(|_| ParseError::Malformed("header value is not UTF-8"))?;
@@ -142,6 +145,8 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, ParseError>
             authorization = Some(value.to_string());
         } else if h.name.eq_ignore_ascii_case("if-none-match") {
             if_none_match = Some(value.to_string());
+        } else if h.name.eq_ignore_ascii_case("accept-encoding") {
+            codings.read(value);
         }
     }
     // RFC 9112 3.2: a 1.1 request without Host, or with several, gets a 400.
@@ -173,9 +178,61 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, ParseError>
         keep_alive,
         authorization,
         if_none_match,
+        accepts_gzip: codings.gzip(),
         body: buf[head_len..total].to_vec(),
     };
     Ok(Some((request, total)))
+}
+
+/// What the Accept-Encoding lines say of gzip (RFC 9110 12.5.3), read line by line into one
+/// list (RFC 9110 5.3). No such line: any coding is acceptable. Otherwise `gzip` (or its alias
+/// `x-gzip`) decides when listed, else `*`, else it is not acceptable; a weight of `q=0` (`0.`,
+/// `0.0` .. `0.000`) means "not acceptable". Codings are case-insensitive; a weight that is not
+/// a number is not a zero.
+#[derive(Default)]
+struct Codings {
+    seen: bool,
+    gzip: Option<bool>,
+    any: Option<bool>,
+}
+
+impl Codings {
+    fn read(&mut self, value: &str) {
+        self.seen = true;
+        for item in value.split(',') {
+            let (coding, params) = item.split_once(';').unwrap_or((item, ""));
+            let coding = coding.trim();
+            let slot =
+                if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+                    &mut self.gzip
+                } else if coding == "*" {
+                    &mut self.any
+                } else {
+                    continue;
+                };
+            let refused = params.split(';').any(|p| {
+                p.split_once('=').is_some_and(|(name, weight)| {
+                    name.trim().eq_ignore_ascii_case("q") && is_zero_weight(weight.trim())
+                })
+            });
+            // gzip listed twice (`gzip;q=0, x-gzip`): acceptable if either says so.
+            *slot = Some(slot.unwrap_or(false) || !refused);
+        }
+    }
+
+    fn gzip(&self) -> bool {
+        !self.seen || self.gzip.or(self.any).unwrap_or(false)
+    }
+}
+
+/// `0`, `0.`, `0.0`, `0.00`, `0.000`: the qvalues that mean "not acceptable".
+fn is_zero_weight(w: &str) -> bool {
+    let fraction = match w.strip_prefix('0') {
+        Some("") => return true,
+        Some(rest) => rest.strip_prefix('.'),
+        None => None,
+    };
+    fraction.is_some_and(|f| f.len() <= 3 && f.bytes().all(|b| b == b'0'))
 }
 
 /// `http://host:port/path?q` -> `/path?q` (RFC 9112 3.2.2: a server must accept the absolute
@@ -338,5 +395,73 @@ mod tests {
         assert_eq!(target("http://host?x=1"), "/");
         assert_eq!(target("/plain?q"), "/plain?q");
         assert_eq!(target("ftp://host/x"), "ftp://host/x");
+    }
+
+    #[test]
+    fn gzip_is_acceptable_unless_the_client_says_otherwise() {
+        let gzip = |lines: &[&str]| {
+            let mut codings = Codings::default();
+            lines.iter().for_each(|l| codings.read(l));
+            codings.gzip()
+        };
+        for ok in [
+            &[][..],
+            &["gzip"],
+            &["gzip, deflate, br, zstd"],
+            &["deflate,GZip;q=0.5"],
+            &["x-gzip"],
+            &["*"],
+            &["br;q=1.0, *;q=0.1"],
+            &["  gzip ;  q=1 "],
+            &["gzip;q=0.001"],
+            &["identity", "gzip"],
+            &["gzip;q=0, x-gzip"],
+            &["gzip;q=junk"],
+        ] {
+            assert!(gzip(ok), "{ok:?}");
+        }
+        for refused in [
+            &[""][..],
+            &["identity"],
+            &["identity;q=1, br"],
+            &["gzip;q=0"],
+            &["gzip; Q=0.0"],
+            &["gzip;q=0., identity"],
+            &["GZIP;q=0.00"],
+            &["x-gzip;q=0.000"],
+            &["*;q=0"],
+            // An explicit gzip weight wins over `*` (RFC 9110 12.5.3).
+            &["gzip;q=0, *"],
+            &["br", "gzip;q=0"],
+        ] {
+            assert!(!gzip(refused), "{refused:?}");
+        }
+        for (w, zero) in [
+            ("0", true),
+            ("0.", true),
+            ("0.000", true),
+            ("0.0000", false),
+            ("0.5", false),
+            ("1", false),
+            ("", false),
+            (".0", false),
+        ] {
+            assert_eq!(is_zero_weight(w), zero, "{w:?}");
+        }
+    }
+
+    #[test]
+    fn accept_encoding_lines_are_read_as_one_list() {
+        let req = |headers: &str| {
+            parse(&format!("GET / HTTP/1.1\r\nHost: x\r\n{headers}\r\n"))
+                .unwrap()
+                .unwrap()
+                .0
+                .accepts_gzip
+        };
+        assert!(req(""));
+        assert!(req("Accept-Encoding: br\r\naccept-encoding: gzip\r\n"));
+        assert!(!req("Accept-Encoding: identity\r\n"));
+        assert!(!req("Accept-Encoding: *\r\nAccept-Encoding: gzip;q=0\r\n"));
     }
 }
