@@ -22,16 +22,18 @@ const MAX_SHOWN_CHARS: usize = 300;
 /// `text` on one line: runs of whitespace become one space, cut after `max` characters.
 fn one_line(text: &str, max: usize) -> String {
     let mut out = String::new();
-    for (n, word) in text.split_whitespace().enumerate() {
-        if n > 0 {
-            out.push(' ');
+    let mut left = max;
+    for word in text.split_whitespace() {
+        let space = (!out.is_empty()).then_some(' ');
+        for c in space.into_iter().chain(word.chars()) {
+            if left == 0 {
+                return out;
+            }
+            out.push(c);
+            left -= 1;
         }
-        out.push_str(word);
     }
-    match out.char_indices().nth(max) {
-        Some((cut, _)) => out[..cut].to_string(),
-        None => out,
-    }
+    out
 }
 
 /// Returns the line to print and whether the check passed.
