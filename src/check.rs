@@ -68,19 +68,18 @@ fn addresses(authority: &str) -> Result<[Option<SocketAddr>; 2], String> {
             Some(Ipv4Addr::LOCALHOST.into()),
             Some(Ipv6Addr::LOCALHOST.into()),
         ]
-    } else if let Some(ip) = bracketed.and_then(|h| h.parse::<Ipv6Addr>().ok()) {
-        [Some(ip.into()), None]
-    } else if let Some(ip) = host
-        .parse::<Ipv4Addr>()
-        .ok()
-        .filter(|_| bracketed.is_none())
-    {
-        [Some(ip.into()), None]
     } else {
-        return Err(format!(
-            "'{host}' is not an IP address or localhost: banwatch check does not resolve host \
-             names; give the address (http://127.0.0.1:9191/health, http://[::1]:9191/health)"
-        ));
+        // IPv6 only in brackets, IPv4 only without (the `IpAddr` parser is linked for the API).
+        match bracketed.unwrap_or(host).parse::<IpAddr>() {
+            Ok(ip) if ip.is_ipv6() == bracketed.is_some() => [Some(ip), None],
+            _ => {
+                return Err(format!(
+                    "'{host}' is not an IP address or localhost: banwatch check does not resolve \
+                     host names; give the address (http://127.0.0.1:9191/health, \
+                     http://[::1]:9191/health)"
+                ))
+            }
+        }
     };
     Ok(ips.map(|ip| ip.map(|ip| SocketAddr::new(ip, port))))
 }
