@@ -5,7 +5,7 @@
 //! the bad value; `main` prints it and exits 2.
 
 use std::ffi::{OsStr, OsString};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -271,7 +271,7 @@ fn serve_config(
     protect_reads_env: Option<String>,
 ) -> Result<ServeConfig, String> {
     let listen_text = values.text(Opt::Listen);
-    let listen: SocketAddr = listen_text.parse().map_err(|_| {
+    let listen = socket_addr(listen_text).ok_or_else(|| {
         format!("--listen: '{listen_text}' is not an address like 127.0.0.1:9191 or [::1]:9191")
     })?;
     let protect_reads = protect_reads_flag
@@ -303,6 +303,34 @@ fn serve_config(
         max_reply: count(Opt::MaxReplyBytes, 1024, 1 << 30)?,
         state_file: values.path(Opt::StateFile),
     })
+}
+
+/// `IPv4:port` or `[IPv6]:port` (with an optional `%scope`): what std's `SocketAddr` parser
+/// accepts, through the `IpAddr` parser the API links anyway.
+fn socket_addr(text: &str) -> Option<SocketAddr> {
+    // Digits only, as that parser reads a port or scope: no sign, leading zeros allowed.
+    let decimal = |text: &str| {
+        text.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| text.parse::<u32>().ok())?
+    };
+    let (host, port) = text.rsplit_once(':')?;
+    let port = u16::try_from(decimal(port)?).ok()?;
+    let bracketed = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+    let (ip, scope) = match bracketed {
+        None => (host, 0),
+        Some(inner) => match inner.split_once('%') {
+            None => (inner, 0),
+            Some((ip, scope)) => (ip, decimal(scope)?),
+        },
+    };
+    match ip.parse().ok()? {
+        IpAddr::V4(ip) if bracketed.is_none() => Some(SocketAddr::V4(SocketAddrV4::new(ip, port))),
+        IpAddr::V6(ip) if bracketed.is_some() => {
+            Some(SocketAddr::V6(SocketAddrV6::new(ip, port, 0, scope)))
+        }
+        _ => None,
+    }
 }
 
 /// Shortest `--interval` and `--timeout` in milliseconds: anything shorter would keep a router
@@ -485,6 +513,45 @@ mod tests {
         };
         assert_eq!(args, ["status", "sshd"]);
     }
+    #[test]
+    fn listen_addresses_are_read_as_std_reads_a_socket_address() {
+        for text in [
+            "127.0.0.1:9191",
+            "0.0.0.0:0",
+            "1.2.3.4:080",
+            "1.2.3.4:65535",
+            "1.2.3.4:65536",
+            "1.2.3.4:+80",
+            "1.2.3.4:",
+            "1.2.3.4",
+            ":80",
+            "1.2.3:80",
+            "01.2.3.4:80",
+            "1.2.3.4:80:80",
+            "1.2.3.4 :80",
+            "[::1]:9191",
+            "[::1]",
+            "::1:80",
+            "[::1]:",
+            "[::]:1",
+            "[fe80::1%2]:80",
+            "[fe80::1%]:80",
+            "[fe80::1%x]:80",
+            "[fe80::1%4294967296]:80",
+            "[fe80::1%+2]:80",
+            "[::ffff:1.2.3.4]:80",
+            "[1.2.3.4]:80",
+            "[[::1]]:80",
+            "[::1]]:80",
+            "[::1:80",
+            "localhost:80",
+            "",
+            "[]:80",
+        ] {
+            assert_eq!(socket_addr(text), text.parse().ok(), "{text}");
+        }
+    }
+
     #[test]
     fn the_grammar_and_messages_are_lexopts() {
         use std::os::unix::ffi::OsStringExt;
