@@ -27,16 +27,17 @@ pub fn main() -> ExitCode {
     };
     match command {
         Command::Help => {
-            print(&[cli::HELP]);
+            print(cli::HELP);
             ExitCode::SUCCESS
         }
         Command::Version => {
-            print(&["banwatch ", env!("CARGO_PKG_VERSION"), "\n"]);
+            print(concat!("banwatch ", env!("CARGO_PKG_VERSION"), "\n"));
             ExitCode::SUCCESS
         }
         Command::Check { url, timeout } => {
-            let (line, ok) = crate::check::run(&url, timeout);
-            print(&[&line, "\n"]);
+            let (mut line, ok) = crate::check::run(&url, timeout);
+            line.push('\n');
+            print(&line);
             ExitCode::from(if ok { 0 } else { 1 })
         }
         Command::Query {
@@ -54,18 +55,18 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Write `parts` to stdout as `print!` would: see `logger::write_all`.
-fn print(parts: &[&str]) {
-    for part in parts {
-        crate::logger::write_all(rustix::stdio::stdout(), "stdout", part);
-    }
+/// Write `text` to stdout as `print!` would: see `logger::write_all`.
+fn print(text: &str) {
+    crate::logger::write_all(rustix::stdio::stdout(), "stdout", text);
 }
 
 fn query(socket: &std::path::Path, args: Vec<String>, timeout: std::time::Duration) -> ExitCode {
     let max = crate::fail2ban::pickle::DEFAULT_MAX_REPLY;
     match client::query(socket, args, timeout, max, crate::state::Tag::Status) {
         Ok(value) => {
-            print(&[&crate::pyjson::to_json(&value), "\n"]);
+            let mut json = crate::pyjson::to_json(&value);
+            json.push('\n');
+            print(&json);
             ExitCode::SUCCESS
         }
         Err(Error::Server(e)) => {
@@ -73,7 +74,8 @@ fn query(socket: &std::path::Path, args: Vec<String>, timeout: std::time::Durati
             let mut obj = crate::json::Obj::new(&mut out);
             crate::pyjson::server_error(obj.key("error"), &e);
             obj.end();
-            print(&[&String::from_utf8_lossy(&out), "\n"]);
+            out.push(b'\n');
+            print(&String::from_utf8_lossy(&out));
             ExitCode::from(1)
         }
         Err(e) => {
