@@ -2,7 +2,8 @@
 //! env_logger wrote here (UTC, whole seconds), for a fraction of its bytes (~30 KB). `RUST_LOG`
 //! picks the level: `error`, `warn`, `info` (the default), `debug`, `trace` or `off`, and
 //! `module=level` directives for one module and those below it (the longest match wins), e.g.
-//! `RUST_LOG=warn,banwatch::event_loop=debug`. Words it does not know are ignored.
+//! `RUST_LOG=warn,banwatch::event_loop=debug`. Words it does not know are ignored. Each line is
+//! one write with `write_all`, which the commands also use for stdout: no std stdio buffers.
 
 use std::os::fd::BorrowedFd;
 
