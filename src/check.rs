@@ -1,16 +1,20 @@
-//! `banwatch check`: a blocking HTTP GET with only std, for Docker HEALTHCHECK in images that have
-//! no curl. Exit 0 on 2xx, 1 otherwise; one line on stdout either way.
+//! `banwatch check`: an HTTP GET with no client library, for Docker HEALTHCHECK in images that
+//! have no curl. Exit 0 on 2xx, 1 otherwise; one line on stdout either way.
 //!
 //! In scope: `http://host:port/path` URLs, HTTP/1.0, a total timeout. Out of scope: TLS, redirects,
 //! and host names other than `localhost`: a health check talks to its own host, and a DNS resolver
 //! would cost the static router build about 12 KB (musl's getaddrinfo and its resolv.conf reader).
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
+use rustix::net::{AddressFamily, SendFlags, SocketFlags, SocketType};
+
 /// The most of a reply we read: enough for a status line and a health body.
-const MAX_REPLY: u64 = 64 * 1024;
+const MAX_REPLY: usize = 64 * 1024;
 
 /// The most of the reply's body the printed line shows.
 const MAX_SHOWN_CHARS: usize = 300;
@@ -18,16 +22,18 @@ const MAX_SHOWN_CHARS: usize = 300;
 /// `text` on one line: runs of whitespace become one space, cut after `max` characters.
 fn one_line(text: &str, max: usize) -> String {
     let mut out = String::new();
-    for (n, word) in text.split_whitespace().enumerate() {
-        if n > 0 {
-            out.push(' ');
+    let mut left = max;
+    for word in text.split_whitespace() {
+        let space = (!out.is_empty()).then_some(' ');
+        for c in space.into_iter().chain(word.chars()) {
+            if left == 0 {
+                return out;
+            }
+            out.push(c);
+            left -= 1;
         }
-        out.push_str(word);
     }
-    match out.char_indices().nth(max) {
-        Some((cut, _)) => out[..cut].to_string(),
-        None => out,
-    }
+    out
 }
 
 /// Returns the line to print and whether the check passed.
@@ -35,7 +41,6 @@ pub fn run(url: &str, timeout: Duration) -> (String, bool) {
     match get(url, timeout) {
         Ok((status, body)) => {
             let ok = (200..300).contains(&status);
-            let body = one_line(&body, MAX_SHOWN_CHARS);
             (
                 format!("{} {status} {url} {body}", if ok { "ok" } else { "fail" }),
                 ok,
@@ -46,7 +51,8 @@ pub fn run(url: &str, timeout: Duration) -> (String, bool) {
 }
 
 /// Where `authority` (`127.0.0.1:9191`, `[::1]:9191`, `localhost`, …) points; port 80 if absent.
-fn addresses(authority: &str) -> Result<Vec<SocketAddr>, String> {
+/// At most two addresses (localhost's), so no `Vec`.
+fn addresses(authority: &str) -> Result<[Option<SocketAddr>; 2], String> {
     let (host, port) = match authority.rsplit_once(':') {
         Some((h, p)) if !p.contains(']') => {
             let port = p
@@ -57,28 +63,28 @@ fn addresses(authority: &str) -> Result<Vec<SocketAddr>, String> {
         _ => (authority, 80),
     };
     let bracketed = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
-    let ips: Vec<IpAddr> = if host.eq_ignore_ascii_case("localhost") {
-        vec![Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()]
-    } else if let Some(ip) = bracketed.and_then(|h| h.parse::<Ipv6Addr>().ok()) {
-        vec![ip.into()]
-    } else if let Some(ip) = host
-        .parse::<Ipv4Addr>()
-        .ok()
-        .filter(|_| bracketed.is_none())
-    {
-        vec![ip.into()]
+    let ips: [Option<IpAddr>; 2] = if host.eq_ignore_ascii_case("localhost") {
+        [
+            Some(Ipv4Addr::LOCALHOST.into()),
+            Some(Ipv6Addr::LOCALHOST.into()),
+        ]
     } else {
-        return Err(format!(
-            "'{host}' is not an IP address or localhost: banwatch check does not resolve host \
-             names; give the address (http://127.0.0.1:9191/health, http://[::1]:9191/health)"
-        ));
+        // IPv6 only in brackets, IPv4 only without (the `IpAddr` parser is linked for the API).
+        match bracketed.unwrap_or(host).parse::<IpAddr>() {
+            Ok(ip) if ip.is_ipv6() == bracketed.is_some() => [Some(ip), None],
+            _ => {
+                return Err(format!(
+                    "'{host}' is not an IP address or localhost: banwatch check does not resolve \
+                     host names; give the address (http://127.0.0.1:9191/health, \
+                     http://[::1]:9191/health)"
+                ))
+            }
+        }
     };
-    Ok(ips
-        .into_iter()
-        .map(|ip| SocketAddr::new(ip, port))
-        .collect())
+    Ok(ips.map(|ip| ip.map(|ip| SocketAddr::new(ip, port))))
 }
 
+/// The reply's status and its body on one line (`one_line`).
 fn get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
     let rest = url
         .strip_prefix("http://")
@@ -89,47 +95,108 @@ fn get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
     };
     let deadline = Instant::now() + timeout;
     let addrs = addresses(authority)?;
+    let timed_out = || format!("timed out after {} s", crate::json::Secs(timeout));
     let mut last = String::from("no address");
-    for addr in addrs {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(format!("timed out after {} s", crate::json::Secs(timeout)));
+    for addr in addrs.into_iter().flatten() {
+        if deadline.saturating_duration_since(Instant::now()).is_zero() {
+            return Err(timed_out());
         }
-        match TcpStream::connect_timeout(&addr, left) {
-            Ok(mut s) => {
-                let left = deadline
-                    .saturating_duration_since(Instant::now())
-                    .max(Duration::from_millis(1));
-                s.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
-                s.set_write_timeout(Some(left)).map_err(|e| e.to_string())?;
-                let req = format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\nUser-Agent: banwatch-check\r\n\r\n");
-                s.write_all(req.as_bytes())
-                    .map_err(|e| format!("sending: {e}"))?;
-                let mut reply = Vec::new();
-                s.take(MAX_REPLY)
-                    .read_to_end(&mut reply)
-                    .map_err(|e| match e.kind() {
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-                            format!("timed out after {} s", crate::json::Secs(timeout))
-                        }
-                        _ => format!("reading: {e}"),
-                    })?;
-                let text = String::from_utf8_lossy(&reply);
-                let status = text
-                    .split_whitespace()
-                    .nth(1)
-                    .and_then(|s| s.parse::<u16>().ok())
-                    .ok_or("not an HTTP reply")?;
-                let body = text
-                    .split_once("\r\n\r\n")
-                    .map(|(_, b)| b.to_string())
-                    .unwrap_or_default();
-                return Ok((status, body));
+        let s = match connect(&addr, deadline) {
+            Ok(s) => s,
+            Err(e) => {
+                last = format!("cannot connect to {addr}: {e}");
+                continue;
             }
-            Err(e) => last = format!("cannot connect to {addr}: {e}"),
+        };
+        // Each read or write may wait this long, as a socket timeout would let it.
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        let req = format!(
+            "GET {path} HTTP/1.0\r\nHost: {authority}\r\nUser-Agent: banwatch-check\r\n\r\n"
+        );
+        let mut sent = 0;
+        while sent < req.len() {
+            // MSG_NOSIGNAL, as std's TcpStream sends.
+            match rustix::net::send(&s, &req.as_bytes()[sent..], SendFlags::NOSIGNAL) {
+                Ok(n) => sent += n,
+                Err(Errno::AGAIN) if ready(&s, PollFlags::OUT, left) => {}
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(format!("sending: {}", std::io::Error::from(e))),
+            }
         }
+        let mut reply = vec![0; MAX_REPLY];
+        let mut len = 0;
+        while len < MAX_REPLY {
+            match rustix::io::read(&s, &mut reply[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(Errno::AGAIN) if ready(&s, PollFlags::IN, left) => {}
+                Err(Errno::AGAIN) => return Err(timed_out()),
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(format!("reading: {}", std::io::Error::from(e))),
+            }
+        }
+        let text = String::from_utf8_lossy(&reply[..len]);
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse::<u16>().ok())
+            .ok_or("not an HTTP reply")?;
+        let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        return Ok((status, one_line(body, MAX_SHOWN_CHARS)));
     }
     Err(last)
+}
+
+/// A non-blocking TCP socket connected to `addr` by `deadline`; the errors read as std's
+/// `TcpStream::connect_timeout` words them. Through rustix, whose socket calls the fail2ban client
+/// links anyway.
+fn connect(addr: &SocketAddr, deadline: Instant) -> std::io::Result<OwnedFd> {
+    let family = match addr {
+        SocketAddr::V4(_) => AddressFamily::INET,
+        SocketAddr::V6(_) => AddressFamily::INET6,
+    };
+    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+    let s = rustix::net::socket_with(family, SocketType::STREAM, flags, None)?;
+    match rustix::net::connect(&s, addr) {
+        Ok(()) => return Ok(s),
+        Err(Errno::INPROGRESS) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let left = deadline.saturating_duration_since(Instant::now());
+    if !ready(&s, PollFlags::OUT, left) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "connection timed out",
+        ));
+    }
+    match rustix::net::sockopt::socket_error(&s)? {
+        Ok(()) => Ok(s),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether `fd` became ready for `flags` (or failed) within `wait`.
+fn ready(fd: &OwnedFd, flags: PollFlags, wait: Duration) -> bool {
+    let until = Instant::now() + wait;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let mut fds = [PollFd::new(fd, flags)];
+        let ts = Timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: i64::from(left.subsec_nanos()),
+        };
+        match rustix::event::poll(&mut fds, Some(&ts)) {
+            // Woken early or interrupted: look at the clock again.
+            Ok(0) | Err(Errno::INTR) => {}
+            // Ready, or poll failed: the next call on `fd` says which.
+            _ => return true,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -140,6 +207,7 @@ mod tests {
         addresses(authority)
             .unwrap()
             .iter()
+            .flatten()
             .map(|a| a.to_string())
             .collect()
     }

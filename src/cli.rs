@@ -1,13 +1,14 @@
-//! The command line: lexopt turns argv (and `BANWATCH_*` env vars for serve options) into a plain
-//! `Command`, validated in one place. Flags win over env vars. Every error is one line that quotes
+//! The command line: argv (and `BANWATCH_*` env vars for serve options) becomes a plain
+//! `Command`, validated in one place. The grammar is lexopt's, reduced to what banwatch has:
+//! `--name value`, `--name=value`, `-h`/`-V`, `--` before values; read here in a loop that costs
+//! a fraction of that crate's code. Flags win over env vars. Every error is one line that quotes
 //! the bad value; `main` prints it and exits 2.
 
-use std::ffi::OsString;
-use std::net::SocketAddr;
+use std::ffi::{OsStr, OsString};
+use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Duration;
-
-use lexopt::prelude::*;
 
 use crate::json::Secs;
 
@@ -81,132 +82,200 @@ pub struct ServeConfig {
 /// Upper bound for `--max-connections`: each connection holds up to ~40 KiB of buffers.
 pub const MAX_CONNECTIONS_LIMIT: usize = 10_000;
 
+/// The commands, as bits of the set of commands an option belongs to.
+const SERVE: u8 = 1;
+const CHECK: u8 = 2;
+const QUERY: u8 = 4;
+
+/// An option that takes a value: its index in `OPTIONS`.
+#[derive(Clone, Copy)]
+enum Opt {
+    Listen,
+    Socket,
+    Interval,
+    Timeout,
+    TokenFile,
+    MaxConnections,
+    MetricsPerIp,
+    MaxReplyBytes,
+    StateFile,
+    Url,
+}
+
+/// Every option that takes a value: its name, the commands that accept it, the env var `serve`
+/// reads when the flag is absent (`query` reads only BANWATCH_SOCKET, `check` none), and its
+/// default ("" for none). One table instead of code per option.
+const OPTIONS: [(&str, u8, &str, &str); 10] = [
+    ("listen", SERVE, "BANWATCH_LISTEN", DEFAULT_LISTEN),
+    ("socket", SERVE | QUERY, "BANWATCH_SOCKET", DEFAULT_SOCKET),
+    ("interval", SERVE, "BANWATCH_INTERVAL", "5"),
+    ("timeout", SERVE | CHECK | QUERY, "BANWATCH_TIMEOUT", "3"),
+    ("token-file", SERVE, "BANWATCH_TOKEN_FILE", ""),
+    ("max-connections", SERVE, "BANWATCH_MAX_CONNECTIONS", "64"),
+    ("metrics-per-ip", SERVE, "BANWATCH_METRICS_PER_IP", "0"),
+    (
+        "max-reply-bytes",
+        SERVE,
+        "BANWATCH_MAX_REPLY_BYTES",
+        "67108864",
+    ),
+    ("state-file", SERVE, "BANWATCH_STATE_FILE", ""),
+    ("url", CHECK, "", DEFAULT_CHECK_URL),
+];
+
+/// The option values given (a later flag replaces an earlier one), by `Opt`.
+struct Values([Option<String>; OPTIONS.len()]);
+
+impl Values {
+    /// The value given, or the default.
+    fn text(&self, opt: Opt) -> &str {
+        self.0[opt as usize]
+            .as_deref()
+            .unwrap_or(OPTIONS[opt as usize].3)
+    }
+    /// The value as seconds; an error names the option.
+    fn secs(&self, opt: Opt) -> Result<Duration, String> {
+        secs(OPTIONS[opt as usize].0, self.text(opt))
+    }
+    /// A path, None when empty.
+    fn path(&self, opt: Opt) -> Option<PathBuf> {
+        Some(self.text(opt))
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    }
+}
+
 /// Parse argv (without the program name) and the environment.
 pub fn parse(
     args: impl IntoIterator<Item = OsString>,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Command, String> {
-    let mut parser = lexopt::Parser::from_args(args);
-    let mut sub: Option<String> = None;
-    let mut flags: Vec<(String, String)> = Vec::new();
-    let mut bools: Vec<String> = Vec::new();
+    let mut args = args.into_iter();
+    // 0 until a command word is read: serve.
+    let mut command = 0;
+    let mut values = Values(Default::default());
+    let mut protect_reads = false;
     let mut rest: Vec<String> = Vec::new();
-    let e = |err: lexopt::Error| err.to_string();
-    while let Some(arg) = parser.next().map_err(e)? {
-        match arg {
-            Short('h') | Long("help") => return Ok(Command::Help),
-            Short('V') | Long("version") => return Ok(Command::Version),
-            Long("protect-reads") => bools.push("protect-reads".into()),
-            Long(name) => {
-                let name = name.to_string();
-                if !takes_value(sub.as_deref().unwrap_or("serve"), &name) {
-                    return Err(format!("unknown option '--{name}' (see banwatch --help)"));
-                }
-                let value = parser
-                    .value()
-                    .map_err(e)?
-                    .string()
-                    .map_err(|v| format!("--{name}: not UTF-8: {v:?}"))?;
-                flags.push((name, value));
-            }
-            Value(v) if sub.is_none() && rest.is_empty() => {
-                let v = v.string().map_err(|v| format!("not UTF-8: {v:?}"))?;
-                match v.as_str() {
-                    "serve" | "check" | "query" => sub = Some(v),
-                    _ if v.is_empty() => return Err("empty argument".into()),
-                    _ => {
-                        return Err(format!(
-                            "unknown command '{v}' (expected serve, check or query)"
-                        ))
+    // After `--` every argument is a value.
+    let mut options_ended = false;
+    let not_utf8 = |v: OsString| format!("not UTF-8: argument is invalid unicode: {v:?}");
+    while let Some(arg) = args.next() {
+        let bytes = arg.as_bytes();
+        if !options_ended && bytes == b"--" {
+            options_ended = true;
+        } else if !options_ended && bytes.starts_with(b"--") {
+            // `--name=value` or `--name value`; the name ends at the first `=`.
+            let (name, attached) = match bytes.iter().position(|&b| b == b'=') {
+                Some(at) => (&bytes[2..at], Some(OsStr::from_bytes(&bytes[at + 1..]))),
+                None => (&bytes[2..], None),
+            };
+            let name = String::from_utf8_lossy(name);
+            match &*name {
+                "help" => return Ok(Command::Help),
+                "version" => return Ok(Command::Version),
+                "protect-reads" => match attached {
+                    None => protect_reads = true,
+                    Some(v) => {
+                        return Err(format!("unexpected argument for option '--{name}': {v:?}"))
                     }
+                },
+                _ => {
+                    let accepted_by = if command == 0 { SERVE } else { command };
+                    let Some(i) = OPTIONS
+                        .iter()
+                        .position(|(n, by, ..)| *n == name && by & accepted_by != 0)
+                    else {
+                        return Err(format!("unknown option '--{name}' (see banwatch --help)"));
+                    };
+                    // The next argument is the value whatever it looks like.
+                    let value = match attached {
+                        Some(v) => v.to_owned(),
+                        None => args
+                            .next()
+                            .ok_or_else(|| format!("missing argument for option '--{name}'"))?,
+                    };
+                    let value = value
+                        .into_string()
+                        .map_err(|v| format!("--{name}: {}", not_utf8(v)))?;
+                    values.0[i] = Some(value);
                 }
             }
+        } else if !options_ended && bytes.len() > 1 && bytes[0] == b'-' {
+            // Short options: only -h and -V exist, so the first letter decides.
+            let c = String::from_utf8_lossy(&bytes[1..])
+                .chars()
+                .next()
+                .unwrap_or_default();
+            return match c {
+                'h' => Ok(Command::Help),
+                'V' => Ok(Command::Version),
+                _ => Err(format!("unknown option '-{c}' (see banwatch --help)")),
+            };
+        } else if command == 0 {
+            let v = arg.into_string().map_err(not_utf8)?;
+            command = match v.as_str() {
+                "serve" => SERVE,
+                "check" => CHECK,
+                "query" => QUERY,
+                "" => return Err("empty argument".into()),
+                _ => {
+                    return Err(format!(
+                        "unknown command '{v}' (expected serve, check or query)"
+                    ))
+                }
+            };
+        } else if command == QUERY {
             // The first word of a query starts the fail2ban command: all that follows is taken
             // verbatim, so `banwatch query get sshd banip --with-time` needs no `--`.
-            Value(v) if sub.as_deref() == Some("query") => {
-                rest.push(v.string().map_err(|v| format!("not UTF-8: {v:?}"))?);
-                rest.extend(
-                    parser
-                        .raw_args()
-                        .map_err(e)?
-                        .map(|a| a.to_string_lossy().into_owned()),
-                );
-            }
-            Value(v) => return Err(format!("unexpected argument '{}'", v.to_string_lossy())),
-            Short(c) => return Err(format!("unknown option '-{c}' (see banwatch --help)")),
+            rest.push(arg.into_string().map_err(not_utf8)?);
+            rest.extend(args.by_ref().map(|a| a.to_string_lossy().into_owned()));
+        } else {
+            return Err(format!("unexpected argument '{}'", arg.to_string_lossy()));
         }
     }
-    let get = |name: &str| {
-        flags
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    };
-    match sub.as_deref().unwrap_or("serve") {
-        "check" => Ok(Command::Check {
-            url: get("url").unwrap_or_else(|| DEFAULT_CHECK_URL.into()),
-            timeout: secs("timeout", get("timeout").as_deref().unwrap_or("3"))?,
+    match command {
+        CHECK => Ok(Command::Check {
+            url: values.text(Opt::Url).into(),
+            timeout: values.secs(Opt::Timeout)?,
         }),
-        "query" => {
+        QUERY => {
             if rest.is_empty() {
                 return Err("query needs a fail2ban command, e.g. banwatch query status".into());
             }
-            let socket = get("socket")
-                .or_else(|| env("BANWATCH_SOCKET"))
-                .unwrap_or_else(|| DEFAULT_SOCKET.into());
+            let socket = &mut values.0[Opt::Socket as usize];
+            if socket.is_none() {
+                *socket = env("BANWATCH_SOCKET");
+            }
             Ok(Command::Query {
-                socket: PathBuf::from(socket),
-                timeout: secs("timeout", get("timeout").as_deref().unwrap_or("3"))?,
+                socket: PathBuf::from(values.text(Opt::Socket)),
+                timeout: values.secs(Opt::Timeout)?,
                 args: rest,
             })
         }
         _ => {
-            serve_config(&get, bools.iter().any(|b| b == "protect-reads"), &env).map(Command::Serve)
+            // Flags win; otherwise the env var; otherwise the default.
+            for (value, (_, by, var, _)) in values.0.iter_mut().zip(OPTIONS) {
+                if value.is_none() && by & SERVE != 0 {
+                    *value = env(var);
+                }
+            }
+            serve_config(&values, protect_reads, env("BANWATCH_PROTECT_READS")).map(Command::Serve)
         }
     }
 }
 
-fn takes_value(sub: &str, name: &str) -> bool {
-    match sub {
-        "check" => matches!(name, "url" | "timeout"),
-        "query" => matches!(name, "socket" | "timeout"),
-        _ => SERVE_OPTIONS.contains(&name),
-    }
-}
-
-const SERVE_OPTIONS: &[&str] = &[
-    "listen",
-    "socket",
-    "interval",
-    "timeout",
-    "token-file",
-    "max-connections",
-    "metrics-per-ip",
-    "max-reply-bytes",
-    "state-file",
-];
-
+/// `protect_reads_env` counts only when the flag is absent.
 fn serve_config(
-    flag: &dyn Fn(&str) -> Option<String>,
+    values: &Values,
     protect_reads_flag: bool,
-    env: &dyn Fn(&str) -> Option<String>,
+    protect_reads_env: Option<String>,
 ) -> Result<ServeConfig, String> {
-    // Flags win; otherwise BANWATCH_<NAME> (dashes as underscores); otherwise the default.
-    let get = |name: &str| {
-        flag(name).or_else(|| {
-            env(&format!(
-                "BANWATCH_{}",
-                name.to_uppercase().replace('-', "_")
-            ))
-        })
-    };
-    let listen_text = get("listen").unwrap_or_else(|| DEFAULT_LISTEN.into());
-    let listen: SocketAddr = listen_text.parse().map_err(|_| {
+    let listen_text = values.text(Opt::Listen);
+    let listen = socket_addr(listen_text).ok_or_else(|| {
         format!("--listen: '{listen_text}' is not an address like 127.0.0.1:9191 or [::1]:9191")
     })?;
     let protect_reads = protect_reads_flag
-        || match get("protect-reads").as_deref() {
+        || match protect_reads_env.as_deref() {
             None | Some("") | Some("0") | Some("false") | Some("no") => false,
             Some("1") | Some("true") | Some("yes") => true,
             Some(v) => {
@@ -215,42 +284,53 @@ fn serve_config(
                 ))
             }
         };
-    let token_file = get("token-file")
-        .filter(|s| !s.is_empty())
-        .map(PathBuf::from);
+    let token_file = values.path(Opt::TokenFile);
     if protect_reads && token_file.is_none() {
         return Err("--protect-reads needs --token-file (the token readers must present)".into());
     }
-    let interval = secs("interval", get("interval").as_deref().unwrap_or("5"))?;
+    let count = |opt: Opt, min: usize, max: usize| {
+        count(OPTIONS[opt as usize].0, values.text(opt), min, max)
+    };
     Ok(ServeConfig {
         listen,
-        socket: PathBuf::from(get("socket").unwrap_or_else(|| DEFAULT_SOCKET.into())),
-        interval,
-        timeout: secs("timeout", get("timeout").as_deref().unwrap_or("3"))?,
+        socket: PathBuf::from(values.text(Opt::Socket)),
+        interval: values.secs(Opt::Interval)?,
+        timeout: values.secs(Opt::Timeout)?,
         token_file,
         protect_reads,
-        max_connections: count(
-            "max-connections",
-            get("max-connections").as_deref().unwrap_or("64"),
-            1,
-            MAX_CONNECTIONS_LIMIT,
-        )?,
-        metrics_per_ip: count(
-            "metrics-per-ip",
-            get("metrics-per-ip").as_deref().unwrap_or("0"),
-            0,
-            100_000,
-        )?,
-        max_reply: count(
-            "max-reply-bytes",
-            get("max-reply-bytes").as_deref().unwrap_or("67108864"),
-            1024,
-            1 << 30,
-        )?,
-        state_file: get("state-file")
-            .filter(|s| !s.is_empty())
-            .map(PathBuf::from),
+        max_connections: count(Opt::MaxConnections, 1, MAX_CONNECTIONS_LIMIT)?,
+        metrics_per_ip: count(Opt::MetricsPerIp, 0, 100_000)?,
+        max_reply: count(Opt::MaxReplyBytes, 1024, 1 << 30)?,
+        state_file: values.path(Opt::StateFile),
     })
+}
+
+/// `IPv4:port` or `[IPv6]:port` (with an optional `%scope`): what std's `SocketAddr` parser
+/// accepts, through the `IpAddr` parser the API links anyway.
+fn socket_addr(text: &str) -> Option<SocketAddr> {
+    // Digits only, as that parser reads a port or scope: no sign, leading zeros allowed.
+    let decimal = |text: &str| {
+        text.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| text.parse::<u32>().ok())?
+    };
+    let (host, port) = text.rsplit_once(':')?;
+    let port = u16::try_from(decimal(port)?).ok()?;
+    let bracketed = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+    let (ip, scope) = match bracketed {
+        None => (host, 0),
+        Some(inner) => match inner.split_once('%') {
+            None => (inner, 0),
+            Some((ip, scope)) => (ip, decimal(scope)?),
+        },
+    };
+    match ip.parse().ok()? {
+        IpAddr::V4(ip) if bracketed.is_none() => Some(SocketAddr::V4(SocketAddrV4::new(ip, port))),
+        IpAddr::V6(ip) if bracketed.is_some() => {
+            Some(SocketAddr::V6(SocketAddrV6::new(ip, port, 0, scope)))
+        }
+        _ => None,
+    }
 }
 
 /// Shortest `--interval` and `--timeout` in milliseconds: anything shorter would keep a router
@@ -432,5 +512,91 @@ mod tests {
             panic!()
         };
         assert_eq!(args, ["status", "sshd"]);
+    }
+    #[test]
+    fn listen_addresses_are_read_as_std_reads_a_socket_address() {
+        for text in [
+            "127.0.0.1:9191",
+            "0.0.0.0:0",
+            "1.2.3.4:080",
+            "1.2.3.4:65535",
+            "1.2.3.4:65536",
+            "1.2.3.4:+80",
+            "1.2.3.4:",
+            "1.2.3.4",
+            ":80",
+            "1.2.3:80",
+            "01.2.3.4:80",
+            "1.2.3.4:80:80",
+            "1.2.3.4 :80",
+            "[::1]:9191",
+            "[::1]",
+            "::1:80",
+            "[::1]:",
+            "[::]:1",
+            "[fe80::1%2]:80",
+            "[fe80::1%]:80",
+            "[fe80::1%x]:80",
+            "[fe80::1%4294967296]:80",
+            "[fe80::1%+2]:80",
+            "[::ffff:1.2.3.4]:80",
+            "[1.2.3.4]:80",
+            "[[::1]]:80",
+            "[::1]]:80",
+            "[::1:80",
+            "localhost:80",
+            "",
+            "[]:80",
+        ] {
+            assert_eq!(socket_addr(text), text.parse().ok(), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_grammar_and_messages_are_lexopts() {
+        use std::os::unix::ffi::OsStringExt;
+        for (args, want) in [
+            (
+                &["--interval"][..],
+                "missing argument for option '--interval'",
+            ),
+            (
+                &["--protect-reads=1"][..],
+                "unexpected argument for option '--protect-reads': \"1\"",
+            ),
+            (&["--listen", "--", "x"][..], "unknown command 'x'"),
+            (&["--", "-h"][..], "unknown command '-h'"),
+            (&["-xh"][..], "unknown option '-x'"),
+            (&["---"][..], "unknown option '---'"),
+            (&["check", "--", "--url"][..], "unexpected argument '--url'"),
+        ] {
+            let err = run(args).expect_err("must fail");
+            assert!(err.starts_with(want), "{args:?}: {err}");
+        }
+        assert_eq!(run(&["-hx"]), Ok(Command::Help));
+        assert_eq!(run(&["--version=2"]), Ok(Command::Version));
+        let Ok(Command::Check { url, .. }) = run(&["check", "--url=a=b"]) else {
+            panic!()
+        };
+        assert_eq!(url, "a=b");
+        let Ok(Command::Query { args, .. }) = run(&["query", "--", "--", "-h"]) else {
+            panic!()
+        };
+        assert_eq!(args, ["--", "-h"]);
+        let bad = |b: &[u8]| OsString::from_vec(b.to_vec());
+        for (args, want) in [
+            (
+                vec![bad(b"--listen=\xff")],
+                "--listen: not UTF-8: argument is invalid unicode: \"\\xFF\"",
+            ),
+            (vec![bad(b"-\xffh")], "unknown option '-\u{fffd}'"),
+            (
+                vec![bad(b"--li\xffsten")],
+                "unknown option '--li\u{fffd}sten'",
+            ),
+        ] {
+            let err = parse(args.clone(), |_| None).expect_err("must fail");
+            assert!(err.starts_with(want), "{args:?}: {err}");
+        }
     }
 }

@@ -2,9 +2,11 @@
 //! `query`, map the outcome to an exit code. Exit codes: 0 success; 1 a check failed or fail2ban
 //! answered with an error; 2 usage errors, startup errors, or fail2ban cannot be reached (`query`).
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 use std::time::Instant;
+
+use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use crate::cli::{self, Command, ServeConfig};
 use crate::context::Context;
@@ -14,25 +16,28 @@ use crate::state::State;
 
 /// Run banwatch with the process's arguments and environment.
 pub fn main() -> ExitCode {
-    let command = match cli::parse(std::env::args_os().skip(1), |k| std::env::var(k).ok()) {
+    let command = match cli::parse(std::env::args_os().skip(1), |k| {
+        std::env::var_os(k)?.into_string().ok()
+    }) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("banwatch: {e}");
+            crate::logger::write_stderr(&format!("banwatch: {e}\n"));
             return ExitCode::from(2);
         }
     };
     match command {
         Command::Help => {
-            print!("{}", cli::HELP);
+            print(cli::HELP);
             ExitCode::SUCCESS
         }
         Command::Version => {
-            println!("banwatch {}", env!("CARGO_PKG_VERSION"));
+            print(concat!("banwatch ", env!("CARGO_PKG_VERSION"), "\n"));
             ExitCode::SUCCESS
         }
         Command::Check { url, timeout } => {
-            let (line, ok) = crate::check::run(&url, timeout);
-            println!("{line}");
+            let (mut line, ok) = crate::check::run(&url, timeout);
+            line.push('\n');
+            print(&line);
             ExitCode::from(if ok { 0 } else { 1 })
         }
         Command::Query {
@@ -43,18 +48,25 @@ pub fn main() -> ExitCode {
         Command::Serve(config) => match serve(config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("banwatch: {e}");
+                crate::logger::write_stderr(&format!("banwatch: {e}\n"));
                 ExitCode::from(2)
             }
         },
     }
 }
 
+/// Write `text` to stdout as `print!` would: see `logger::write_all`.
+fn print(text: &str) {
+    crate::logger::write_all(rustix::stdio::stdout(), "stdout", text);
+}
+
 fn query(socket: &std::path::Path, args: Vec<String>, timeout: std::time::Duration) -> ExitCode {
     let max = crate::fail2ban::pickle::DEFAULT_MAX_REPLY;
     match client::query(socket, args, timeout, max, crate::state::Tag::Status) {
         Ok(value) => {
-            println!("{}", crate::pyjson::to_json(&value));
+            let mut json = crate::pyjson::to_json(&value);
+            json.push('\n');
+            print(&json);
             ExitCode::SUCCESS
         }
         Err(Error::Server(e)) => {
@@ -62,14 +74,30 @@ fn query(socket: &std::path::Path, args: Vec<String>, timeout: std::time::Durati
             let mut obj = crate::json::Obj::new(&mut out);
             crate::pyjson::server_error(obj.key("error"), &e);
             obj.end();
-            println!("{}", String::from_utf8_lossy(&out));
+            out.push(b'\n');
+            print(&String::from_utf8_lossy(&out));
             ExitCode::from(1)
         }
         Err(e) => {
-            eprintln!("banwatch: {e}");
+            crate::logger::write_stderr(&format!("banwatch: {e}\n"));
             ExitCode::from(2)
         }
     }
+}
+
+/// A non-blocking listener on `addr`, set up as std's `TcpListener::bind` does it (SO_REUSEADDR,
+/// a backlog of 128), through rustix, whose socket calls are linked anyway.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let family = match addr {
+        SocketAddr::V4(_) => AddressFamily::INET,
+        SocketAddr::V6(_) => AddressFamily::INET6,
+    };
+    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+    let fd = rustix::net::socket_with(family, SocketType::STREAM, flags, None)?;
+    rustix::net::sockopt::set_socket_reuseaddr(&fd, true)?;
+    rustix::net::bind(&fd, &addr)?;
+    rustix::net::listen(&fd, 128)?;
+    Ok(TcpListener::from(fd))
 }
 
 fn serve(config: ServeConfig) -> Result<(), String> {
@@ -78,7 +106,7 @@ fn serve(config: ServeConfig) -> Result<(), String> {
         Some(path) => Some(crate::token::read_token_file(path)?),
         None => None,
     };
-    let listener = TcpListener::bind(config.listen).map_err(|e| match e.kind() {
+    let listener = listen(config.listen).map_err(|e| match e.kind() {
         std::io::ErrorKind::AddrInUse => format!(
             "{} is in use: another banwatch or exporter on it? use --listen ADDR to pick another",
             config.listen
@@ -91,9 +119,6 @@ fn serve(config: ServeConfig) -> Result<(), String> {
         }
         _ => format!("cannot listen on {}: {e}", config.listen),
     })?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| format!("listener: {e}"))?;
     let signals = event_loop::install_signals().map_err(|e| format!("signal handlers: {e}"))?;
     let fail2ban = client::Client::new(config.socket.clone(), config.timeout, config.max_reply);
     let mut state = State::new(fail2ban, config.interval, Instant::now());

@@ -14,9 +14,11 @@
 //! `load` reads it at start. The file is a small binary format with a magic line, a version and an
 //! FNV-1a checksum; anything wrong with it is an error the caller reports and ignores.
 
-use std::io::{Read, Write};
 use std::path::Path;
 use std::time::SystemTime;
+
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
 
 use crate::json::{self, List, Obj};
 
@@ -291,13 +293,13 @@ impl History {
         for n in self.newest {
             body.extend_from_slice(&n.unwrap_or(i64::MIN).to_le_bytes());
         }
-        let jails: Vec<&JailHistory> = self
-            .jails
-            .iter()
-            .filter(|j| j.name.len() <= MAX_SAVED_NAME_BYTES)
-            .collect();
-        body.extend_from_slice(&(jails.len() as u32).to_le_bytes());
-        for j in jails {
+        let saved = || {
+            self.jails
+                .iter()
+                .filter(|j| j.name.len() <= MAX_SAVED_NAME_BYTES)
+        };
+        body.extend_from_slice(&(saved().count() as u32).to_le_bytes());
+        for j in saved() {
             body.extend_from_slice(&(j.name.len() as u16).to_le_bytes());
             body.extend_from_slice(j.name.as_bytes());
             let (banned, failed) = j.last.unwrap_or((0, 0));
@@ -367,23 +369,41 @@ impl History {
     }
 
     /// Write the history to `path` atomically: a temporary file beside it, synced, renamed over.
+    /// Files through rustix here and in `load` (its calls are linked anyway), not std's `File`.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = std::path::PathBuf::from(tmp);
         let result = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&self.to_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)?;
+            let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC;
+            let f = rustix::fs::open(&tmp, flags, Mode::from(0o666))?;
+            let bytes = self.to_bytes();
+            let mut rest = &bytes[..];
+            while !rest.is_empty() {
+                match rustix::io::write(&f, rest) {
+                    Ok(0) => {
+                        let why = "failed to write whole buffer";
+                        return Err(std::io::Error::new(std::io::ErrorKind::WriteZero, why));
+                    }
+                    Ok(n) => rest = &rest[n..],
+                    Err(Errno::INTR) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            rustix::fs::fsync(&f)?;
+            rustix::fs::rename(&tmp, path)?;
             // The rename itself is durable once the directory is synced (best effort).
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+                if let Ok(d) =
+                    rustix::fs::open(dir, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                {
+                    let _ = rustix::fs::fsync(&d);
+                }
             }
             Ok(())
         })();
         if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+            let _ = rustix::fs::unlink(&tmp);
         }
         result
     }
@@ -391,19 +411,31 @@ impl History {
     /// Read a history saved by `save`. `Ok(None)` when there is no file yet; `Err` says what is
     /// wrong with it (the caller reports it and starts empty).
     pub fn load(path: &Path) -> Result<Option<History>, String> {
-        let file = match std::fs::File::open(path) {
+        let why = |e: Errno| std::io::Error::from(e).to_string();
+        let file = match rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.to_string()),
+            Err(Errno::NOENT) => return Ok(None),
+            Err(e) => return Err(why(e)),
         };
-        let mut bytes = Vec::new();
-        file.take(MAX_STATE_FILE_BYTES as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| e.to_string())?;
-        if bytes.len() > MAX_STATE_FILE_BYTES {
+        // A read loop into one buffer as long as the file, up to one byte more than the largest
+        // file, which tells one too large.
+        let size = rustix::fs::fstat(&file).map_err(why)?.st_size as u64;
+        let mut bytes = vec![0; size.min(MAX_STATE_FILE_BYTES as u64 + 1) as usize];
+        let mut len = 0;
+        while len < bytes.len() {
+            match rustix::io::read(&file, &mut bytes[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(why(e)),
+            }
+        }
+        if len > MAX_STATE_FILE_BYTES {
             return Err(format!("it is larger than {MAX_STATE_FILE_BYTES} bytes"));
         }
-        History::from_bytes(&bytes).map(Some).map_err(String::from)
+        History::from_bytes(&bytes[..len])
+            .map(Some)
+            .map_err(String::from)
     }
 }
 
@@ -647,5 +679,19 @@ mod tests {
         assert!(History::from_bytes(&many)
             .unwrap_err()
             .contains("more jails than banwatch tracks"));
+    }
+
+    #[test]
+    fn a_state_file_larger_than_any_history_is_refused() {
+        let dir = std::env::temp_dir().join(format!("bw-history-large-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("history");
+        std::fs::write(&path, vec![b'x'; MAX_STATE_FILE_BYTES + 1]).unwrap();
+        let err = History::load(&path).unwrap_err();
+        assert!(err.contains("larger than"), "{err}");
+        std::fs::write(&path, vec![b'x'; MAX_STATE_FILE_BYTES]).unwrap();
+        let err = History::load(&path).unwrap_err();
+        assert!(err.contains("not a banwatch history file"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -2,9 +2,13 @@
 //! env_logger wrote here (UTC, whole seconds), for a fraction of its bytes (~30 KB). `RUST_LOG`
 //! picks the level: `error`, `warn`, `info` (the default), `debug`, `trace` or `off`, and
 //! `module=level` directives for one module and those below it (the longest match wins), e.g.
-//! `RUST_LOG=warn,banwatch::event_loop=debug`. Words it does not know are ignored.
+//! `RUST_LOG=warn,banwatch::event_loop=debug`. Words it does not know are ignored. Each line is
+//! one write with `write_all`, which the commands also use for stdout: no std stdio buffers.
+
+use std::os::fd::BorrowedFd;
 
 use log::{LevelFilter, Log, Metadata, Record};
+use rustix::io::Errno;
 
 /// Most `module=level` directives kept from `RUST_LOG`; the rest are ignored.
 const MAX_DIRECTIVES: usize = 16;
@@ -58,20 +62,46 @@ impl Log for Stderr {
     fn log(&self, record: &Record) {
         if self.enabled(record.metadata()) {
             let now = crate::timefmt::rfc3339(std::time::SystemTime::now());
-            eprintln!(
-                "[{now} {:<5} {}] {}",
+            write_stderr(&format!(
+                "[{now} {:<5} {}] {}\n",
                 record.level(),
                 record.target(),
                 record.args()
-            );
+            ));
         }
     }
     fn flush(&self) {}
 }
 
+/// Write `text` to stderr as `eprint!` would: see `write_all`.
+pub fn write_stderr(text: &str) {
+    write_all(rustix::stdio::stderr(), "stderr", text);
+}
+
+/// Write all of `text` to stdout or stderr (`name`) as `print!` and `eprint!` do (a closed
+/// descriptor swallows it, any other failure panics with their message), in plain write calls:
+/// std's buffered stdio machinery is then not linked.
+pub fn write_all(fd: BorrowedFd, name: &str, text: &str) {
+    let mut rest = text.as_bytes();
+    while !rest.is_empty() {
+        match rustix::io::write(fd, rest) {
+            Ok(0) => panic!("failed printing to {name}: failed to write whole buffer"),
+            Ok(n) => rest = &rest[n..],
+            Err(Errno::INTR) => {}
+            Err(Errno::BADF) => return,
+            Err(e) => panic!("failed printing to {name}: {}", std::io::Error::from(e)),
+        }
+    }
+}
+
 /// Install the logger with the levels of `RUST_LOG` (`info` when unset).
 pub fn init() {
-    let (default, modules) = parse(&std::env::var("RUST_LOG").unwrap_or_default());
+    let (default, modules) = parse(
+        std::env::var_os("RUST_LOG")
+            .as_deref()
+            .and_then(|s| s.to_str())
+            .unwrap_or(""),
+    );
     let max = modules.iter().map(|(_, l)| *l).fold(default, Ord::max);
     if log::set_boxed_logger(Box::new(Stderr { default, modules })).is_ok() {
         log::set_max_level(max);

@@ -1,14 +1,18 @@
-//! systemd's notify protocol with std only (no libsystemd): `READY=1` once listening,
+//! systemd's notify protocol without libsystemd: `READY=1` once listening,
 //! `WATCHDOG=1` from the loop when `WatchdogSec=` is set, `STOPPING=1` on shutdown. Each is one
 //! datagram to `$NOTIFY_SOCKET` (a path, or `@name` in the abstract namespace). Sends never block
 //! and never fail the process: without systemd they are simply not made.
 
-use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::os::fd::OwnedFd;
 use std::time::Duration;
 
+use rustix::net::{AddressFamily, SendFlags, SocketAddrUnix, SocketFlags, SocketType};
+
+/// Through rustix, whose socket calls the fail2ban client links anyway (std's `UnixDatagram` and
+/// `SocketAddr` would bring their own).
 pub struct Notifier {
-    socket: UnixDatagram,
-    addr: SocketAddr,
+    socket: OwnedFd,
+    addr: SocketAddrUnix,
 }
 
 impl Notifier {
@@ -16,19 +20,28 @@ impl Notifier {
     pub fn from_env() -> Option<Notifier> {
         let path = std::env::var_os("NOTIFY_SOCKET")?;
         let path = path.to_str()?;
-        let addr = if let Some(name) = path.strip_prefix('@') {
-            use std::os::linux::net::SocketAddrExt;
-            SocketAddr::from_abstract_name(name.as_bytes()).ok()?
-        } else {
-            SocketAddr::from_pathname(path).ok()?
+        let addr = match path.strip_prefix('@') {
+            Some(name) => SocketAddrUnix::new_abstract_name(name.as_bytes()),
+            None => SocketAddrUnix::new(path),
         };
-        let socket = UnixDatagram::unbound().ok()?;
-        socket.set_nonblocking(true).ok()?;
+        Notifier::to(addr.ok()?)
+    }
+
+    /// An unbound, non-blocking datagram socket that sends to `addr`.
+    fn to(addr: SocketAddrUnix) -> Option<Notifier> {
+        let socket = rustix::net::socket_with(
+            AddressFamily::UNIX,
+            SocketType::DGRAM,
+            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            None,
+        )
+        .ok()?;
         Some(Notifier { socket, addr })
     }
 
     fn send(&self, message: &str) {
-        if let Err(e) = self.socket.send_to_addr(message.as_bytes(), &self.addr) {
+        let flags = SendFlags::NOSIGNAL;
+        if let Err(e) = rustix::net::sendto(&self.socket, message.as_bytes(), flags, &self.addr) {
             log::debug!("sd_notify {message}: {e}");
         }
     }
@@ -48,8 +61,8 @@ impl Notifier {
 
 /// How often to ping the watchdog: half of `$WATCHDOG_USEC`, if it is set for this process.
 pub fn watchdog_interval() -> Option<Duration> {
-    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
-    if let Ok(pid) = std::env::var("WATCHDOG_PID") {
+    let usec: u64 = std::env::var_os("WATCHDOG_USEC")?.to_str()?.parse().ok()?;
+    if let Some(pid) = std::env::var_os("WATCHDOG_PID").and_then(|p| p.into_string().ok()) {
         if pid.parse::<u32>().ok()? != std::process::id() {
             return None;
         }
@@ -60,6 +73,7 @@ pub fn watchdog_interval() -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::net::UnixDatagram;
 
     fn receive(listener: &UnixDatagram) -> String {
         listener
@@ -77,10 +91,7 @@ mod tests {
         let path = dir.join("notify.sock");
         let _ = std::fs::remove_file(&path);
         let listener = UnixDatagram::bind(&path).unwrap();
-        let n = Notifier {
-            socket: UnixDatagram::unbound().unwrap(),
-            addr: SocketAddr::from_pathname(&path).unwrap(),
-        };
+        let n = Notifier::to(SocketAddrUnix::new(&path).unwrap()).unwrap();
         n.ready();
         assert_eq!(receive(&listener), "READY=1\nSTATUS=serving");
         n.watchdog();
@@ -88,12 +99,9 @@ mod tests {
 
         use std::os::linux::net::SocketAddrExt;
         let name = format!("banwatch-test-{}", std::process::id());
-        let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
         let listener = UnixDatagram::bind_addr(&addr).unwrap();
-        let n = Notifier {
-            socket: UnixDatagram::unbound().unwrap(),
-            addr,
-        };
+        let n = Notifier::to(SocketAddrUnix::new_abstract_name(name.as_bytes()).unwrap()).unwrap();
         n.stopping();
         assert_eq!(receive(&listener), "STOPPING=1");
         let _ = std::fs::remove_dir_all(&dir);

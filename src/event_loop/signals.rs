@@ -1,22 +1,24 @@
-//! The signal pipes: SIGTERM/SIGINT (stop) and SIGHUP (reload) handlers write a byte to a
-//! socket pair the loop polls, so a signal is handled in the loop like any readiness.
+//! The signal pipes: SIGTERM/SIGINT (stop) and SIGHUP (reload) handlers write a byte to a pipe
+//! the loop polls, so a signal is handled in the loop like any readiness.
 
-use std::io::Read;
-use std::os::unix::net::UnixStream;
+use std::os::fd::OwnedFd;
 
+use rustix::pipe::PipeFlags;
+
+/// The read ends of the pipes. Plain pipes through rustix (linked anyway) rather than std's
+/// `UnixStream` pairs, which cost more code.
 pub struct Signals {
-    pub stop: UnixStream,
-    pub reload: UnixStream,
+    pub stop: OwnedFd,
+    pub reload: OwnedFd,
 }
 
 /// Install SIGTERM/SIGINT (stop) and SIGHUP (reload) handlers that write to pipes we poll.
 pub fn install_signals() -> std::io::Result<Signals> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let (stop, stop_w) = UnixStream::pair()?;
-    let (reload, reload_w) = UnixStream::pair()?;
-    for s in [&stop, &stop_w, &reload, &reload_w] {
-        s.set_nonblocking(true)?;
-    }
+    // Non-blocking at both ends: a full pipe drops a wake-up, never blocks a handler or the loop.
+    let flags = PipeFlags::NONBLOCK | PipeFlags::CLOEXEC;
+    let (stop, stop_w) = rustix::pipe::pipe_with(flags)?;
+    let (reload, reload_w) = rustix::pipe::pipe_with(flags)?;
     signal_hook::low_level::pipe::register(SIGTERM, stop_w.try_clone()?)?;
     signal_hook::low_level::pipe::register(SIGINT, stop_w)?;
     signal_hook::low_level::pipe::register(SIGHUP, reload_w)?;
@@ -24,7 +26,7 @@ pub fn install_signals() -> std::io::Result<Signals> {
 }
 
 /// Empty a signal pipe (several signals may have queued bytes).
-pub(super) fn drain(s: &mut UnixStream) {
+pub(super) fn drain(pipe: &mut OwnedFd) {
     let mut buf = [0u8; 64];
-    while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+    while matches!(rustix::io::read(&*pipe, &mut buf), Ok(n) if n > 0) {}
 }
