@@ -346,13 +346,16 @@ fn no_such_jail(state: &State, jail: &str) -> Response {
     )
 }
 
+/// The jail names, comma-separated, pushed one by one: no `Vec` to collect them into first.
 fn names(state: &State) -> String {
-    state
-        .jails
-        .iter()
-        .map(|j| j.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut out = String::new();
+    for (i, j) in state.jails.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&j.name);
+    }
+    out
 }
 
 /// The one rule for asking fail2ban on a client's behalf (writes, `banned`): not while it is
