@@ -231,53 +231,28 @@ pub fn object_str_member(body: &[u8], key: &str) -> Result<Option<String>, NotJs
     let mut r = Reader {
         b: text.as_bytes(),
         i: 0,
+        key,
+        found: None,
     };
     r.ws();
     if r.peek() != Some(b'{') {
         return Err(NotJson);
     }
-    r.i += 1;
-    let mut found = None;
-    r.ws();
-    if r.peek() == Some(b'}') {
-        r.i += 1;
-    } else {
-        loop {
-            r.ws();
-            let name = r.string()?;
-            r.ws();
-            r.expect(b':')?;
-            r.ws();
-            if name == key {
-                found = match r.peek() {
-                    Some(b'"') => Some(r.string()?),
-                    _ => {
-                        r.value(1)?;
-                        None
-                    }
-                };
-            } else {
-                r.value(1)?;
-            }
-            r.ws();
-            match r.next() {
-                Some(b',') => continue,
-                Some(b'}') => break,
-                _ => return Err(NotJson),
-            }
-        }
-    }
+    r.value(0)?;
     r.ws();
     if r.i != r.b.len() {
         return Err(NotJson);
     }
-    Ok(found)
+    Ok(r.found)
 }
 
-/// A cursor over a JSON text (already valid UTF-8).
+/// A cursor over a JSON text (already valid UTF-8), keeping the top-level object's string
+/// member `key` as it passes it: one walker for the document and the values nested in it.
 struct Reader<'a> {
     b: &'a [u8],
     i: usize,
+    key: &'a str,
+    found: Option<String>,
 }
 
 impl Reader<'_> {
@@ -322,13 +297,22 @@ impl Reader<'_> {
                 }
                 loop {
                     self.ws();
+                    let mut wanted = false;
                     if close == b'}' {
-                        self.string()?;
+                        // Only the document's own members (depth 0) are looked up.
+                        wanted = self.string()? == self.key && depth == 0;
                         self.ws();
                         self.expect(b':')?;
                         self.ws();
                     }
-                    self.value(depth + 1)?;
+                    if wanted && self.peek() == Some(b'"') {
+                        self.found = Some(self.string()?);
+                    } else {
+                        if wanted {
+                            self.found = None;
+                        }
+                        self.value(depth + 1)?;
+                    }
                     self.ws();
                     match self.next() {
                         Some(b',') => continue,
