@@ -185,22 +185,22 @@ pub fn status(state: &State, ctx: &Context) -> Response {
     Response::json(200, body).no_store()
 }
 
-/// `{"items":[...],"pagination":{...}}` of one page of `items`, each written by `item`.
-fn page_of<T>(
-    items: &[T],
+/// `{"items":[...],"pagination":{...}}` of one page of `total` items, item `i` written by
+/// `item(out, i)`: an index and a `dyn` closure, so jails and bans share one copy of this.
+fn page_of(
+    total: usize,
     page: usize,
     page_size: usize,
     age: Option<u64>,
-    item: impl Fn(&mut Vec<u8>, &T),
+    item: &dyn Fn(&mut Vec<u8>, usize),
 ) -> Response {
-    let total = items.len();
     let start = (page - 1).saturating_mul(page_size).min(total);
     let end = start.saturating_add(page_size).min(total);
     let mut body = Vec::with_capacity(64 + (end - start) * 128);
     let mut top = Obj::new(&mut body);
     let mut list = List::new(top.key("items"));
-    for x in &items[start..end] {
-        item(list.item(), x);
+    for i in start..end {
+        item(list.item(), i);
     }
     list.end();
     Obj::new(top.key("pagination"))
@@ -246,9 +246,9 @@ pub fn jails(req: &Request, state: &State) -> Response {
         Ok(age) => age,
         Err(r) => return r,
     };
-    page_of(&state.jails, page, size, age, |out, j| {
+    page_of(state.jails.len(), page, size, age, &|out, i| {
         let mut obj = Obj::new(out);
-        jail_fields(&mut obj, j, false);
+        jail_fields(&mut obj, &state.jails[i], false);
         obj.end();
     })
 }
@@ -268,7 +268,8 @@ pub fn jail_detail(state: &State, j: &Jail) -> Response {
 
 /// A page of a ban list; `age` from `freshness`, taken before the list was borrowed.
 pub fn bans_page(bans: &[Ban], page: usize, size: usize, age: Option<u64>) -> Response {
-    page_of(bans, page, size, age, |out, b| {
+    page_of(bans.len(), page, size, age, &|out, i| {
+        let b = &bans[i];
         let mut obj = Obj::new(out);
         obj.opt_int("ban_seconds", b.ban_seconds());
         match b.banned_at() {
