@@ -400,17 +400,21 @@ fn bans(req: &Request, state: &mut State, jail: &str, asked_at: Instant) -> Outc
     }
 }
 
-/// Map a fail2ban error to the answer a client sees.
+/// Map a fail2ban error to the answer a client sees: a table of status and retry hint, then
+/// one formatting of the error for all of them.
 pub fn error_response(e: &Error) -> Response {
-    match e {
-        Error::Timeout { .. } => Response::error(504, &e.to_string()),
-        Error::Busy => Response::error(503, &e.to_string()).header("Retry-After", "1"),
-        Error::Refused(_) => Response::error(400, &e.to_string()),
-        Error::Server(s) if s.class == "UnknownJailException" => {
-            Response::error(404, &e.to_string())
-        }
-        Error::Server(_) | Error::Shape(_) => Response::error(502, &e.to_string()),
-        _ => Response::error(503, &format!("fail2ban is offline: {e}")).header("Retry-After", "5"),
+    let (status, prefix, retry_after) = match e {
+        Error::Timeout { .. } => (504, "", None),
+        Error::Busy => (503, "", Some("1")),
+        Error::Refused(_) => (400, "", None),
+        Error::Server(s) if s.class == "UnknownJailException" => (404, "", None),
+        Error::Server(_) | Error::Shape(_) => (502, "", None),
+        _ => (503, "fail2ban is offline: ", Some("5")),
+    };
+    let resp = Response::error(status, &format!("{prefix}{e}"));
+    match retry_after {
+        Some(secs) => resp.header("Retry-After", secs),
+        None => resp,
     }
 }
 
