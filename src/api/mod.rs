@@ -43,9 +43,15 @@ pub enum Outcome {
 /// What to make of a request's own command when it completes.
 #[derive(Debug, Clone)]
 pub enum Pending {
-    Ban { jail: String, ip: String },
-    Unban { jail: String, ip: String },
-    BannedIp { ip: String },
+    /// A ban (`ban`) or an unban of `ip` in `jail`.
+    Write {
+        ban: bool,
+        jail: String,
+        ip: String,
+    },
+    BannedIp {
+        ip: String,
+    },
 }
 
 /// What a path names; its parameters (jail, address) are read from the path's segments.
@@ -498,21 +504,12 @@ fn write(
     if state.jail(jail).is_none() {
         return Outcome::Respond(no_such_jail(state, jail));
     }
-    let (word, pending) = match ip_text.as_str() {
-        _ if req.method == "POST" => (
-            "banip",
-            Pending::Ban {
-                jail: jail.into(),
-                ip: ip.clone(),
-            },
-        ),
-        _ => (
-            "unbanip",
-            Pending::Unban {
-                jail: jail.into(),
-                ip: ip.clone(),
-            },
-        ),
+    let ban = req.method == "POST";
+    let word = if ban { "banip" } else { "unbanip" };
+    let pending = Pending::Write {
+        ban,
+        jail: jail.into(),
+        ip: ip.clone(),
     };
     let args = vec!["set".into(), jail.into(), word.into(), ip];
     match state.client.submit(args, false, Tag::Request(request_id)) {
@@ -550,8 +547,8 @@ pub fn finish(pending: &Pending, result: Result<Value, Error>, state: &mut State
         Err(e) => return error_response(&e),
     };
     match pending {
-        Pending::Ban { jail, ip } | Pending::Unban { jail, ip } => {
-            let ban = matches!(pending, Pending::Ban { .. });
+        Pending::Write { ban, jail, ip } => {
+            let ban = *ban;
             let n = match replies::int(&value) {
                 Ok(n) => n,
                 Err(e) => return error_response(&Error::Shape(e)),
