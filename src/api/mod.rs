@@ -554,9 +554,10 @@ pub fn finish(pending: &Pending, result: Result<Value, Error>, state: &mut State
                 Err(e) => return error_response(&Error::Shape(e)),
             };
             let verb = if ban { "ban" } else { "unban" };
-            state.note_write(format!("{verb} {ip} in {jail}"));
+            let what = format!("{verb} {ip} in {jail}");
+            log::info!("{what}: fail2ban answered {n}");
+            state.note_write(what);
             state.refresh_jail(jail);
-            log::info!("{verb} {ip} in {jail}: fail2ban answered {n}");
             let mut body = Vec::with_capacity(96);
             let mut obj = Obj::new(&mut body);
             if ban {
