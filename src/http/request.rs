@@ -113,7 +113,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, ParseError>
     let minor_version = req.version.unwrap_or(1);
     let mut content_length: Option<usize> = None;
     let mut hosts = 0;
-    let mut connection = String::new();
+    let mut connection = "";
     let mut authorization = None;
     let mut if_none_match = None;
     let mut codings = Codings::default();
@@ -140,7 +140,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, ParseError>
         } else if h.name.eq_ignore_ascii_case("host") {
             hosts += 1;
         } else if h.name.eq_ignore_ascii_case("connection") {
-            connection = value.to_ascii_lowercase();
+            connection = value;
         } else if h.name.eq_ignore_ascii_case("authorization") {
             authorization = Some(value.to_string());
         } else if h.name.eq_ignore_ascii_case("if-none-match") {
@@ -165,7 +165,11 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, ParseError>
     if buf.len() < total {
         return Ok(None);
     }
-    let has_token = |t: &str| connection.split(',').any(|c| c.trim() == t);
+    let has_token = |t: &str| {
+        connection
+            .split(',')
+            .any(|c| c.trim().eq_ignore_ascii_case(t))
+    };
     let keep_alive = if minor_version == 0 {
         has_token("keep-alive")
     } else {
