@@ -33,6 +33,14 @@ fn age_since(t: SystemTime) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// `"checked_at"`: when the last probe finished, or null before the first.
+fn checked_at(obj: &mut Obj, state: &State) {
+    match state.checked_at {
+        Some(t) => write_rfc3339(obj.key("checked_at"), t),
+        None => obj.key("checked_at").extend_from_slice(b"null"),
+    }
+}
+
 /// `"stale":true,"age_s":N` when the data is not current.
 fn mark(obj: &mut Obj, age: Option<u64>) {
     if let Some(age) = age {
@@ -106,10 +114,7 @@ fn health_answer(state: &State) -> HealthAnswer {
         write_rfc3339(obj.key("since"), state.since);
         503
     };
-    match state.checked_at {
-        Some(t) => write_rfc3339(obj.key("checked_at"), t),
-        None => obj.key("checked_at").extend_from_slice(b"null"),
-    }
+    checked_at(&mut obj, state);
     obj.end();
     body.push(b'\n');
     HealthAnswer {
@@ -148,10 +153,7 @@ pub fn status(state: &State, ctx: &Context) -> Response {
     }
     events.end();
     let mut f = Obj::new(top.key("fail2ban"));
-    match state.checked_at {
-        Some(t) => write_rfc3339(f.key("checked_at"), t),
-        None => f.key("checked_at").extend_from_slice(b"null"),
-    }
+    checked_at(&mut f, state);
     f.opt_str("error", state.error.as_deref())
         .bool("online", state.health == Health::Online);
     write_rfc3339(f.key("since"), state.since);
