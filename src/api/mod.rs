@@ -209,11 +209,9 @@ fn percent_decode(s: &str) -> Option<String> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            // Two hex digits exactly: from_str_radix alone would take `+f`.
-            let hex = b
-                .get(i + 1..i + 3)
-                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
-            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+            // Two hex digits exactly (`+f` is not a number here).
+            let hex = |at: usize| char::from(*b.get(at)?).to_digit(16);
+            out.push((hex(i + 1)? * 16 + hex(i + 2)?) as u8);
             i += 3;
         } else {
             out.push(b[i]);
@@ -465,7 +463,8 @@ pub fn validate_ip(text: &str) -> Result<String, String> {
         None => Ok(ip.to_string()),
         Some(p) => {
             let max = if ip.is_ipv4() { 32 } else { 128 };
-            match p.parse::<u8>() {
+            // All digits and at most the length: a usize read (linked for the paging) will do.
+            match p.parse::<usize>() {
                 Ok(n) if n <= max && p.bytes().all(|b| b.is_ascii_digit()) => {
                     Ok(format!("{ip}/{n}"))
                 }
