@@ -250,7 +250,7 @@ fn origin_form(target: &str) -> &str {
         return target;
     };
     let rest = &target[n..];
-    match rest.find(['/', '?']) {
+    match rest.bytes().position(|b| b == b'/' || b == b'?') {
         Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
         // `http://host?q` or `http://host`: the path is `/` (the query of the former is lost,
         // which no route here needs).
