@@ -448,12 +448,14 @@ pub fn error_response(e: &Error) -> Response {
 
 /// An IPv4 or IPv6 address, optionally with a CIDR prefix length. Returns the canonical text.
 pub fn validate_ip(text: &str) -> Result<String, String> {
-    let quoted: String = text
-        .chars()
-        .take(64)
-        .flat_map(char::escape_default)
-        .collect();
-    let bad = || format!("'{quoted}' is not an IPv4 or IPv6 address or CIDR range");
+    let bad = || {
+        // At most 64 characters of it, escaped; built only when it is refused.
+        let mut quoted = String::new();
+        for c in text.chars().take(64) {
+            quoted.extend(c.escape_default());
+        }
+        format!("'{quoted}' is not an IPv4 or IPv6 address or CIDR range")
+    };
     let (addr, prefix) = match text.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (text, None),
