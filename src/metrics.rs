@@ -237,8 +237,9 @@ pub fn render(state: &State, ctx: &Context) -> String {
 /// RSS from /proc/self/statm (pages * page size); 0 where there is no procfs.
 pub fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    // The kernel writes statm's fields with one space between them.
     let pages: u64 = statm
-        .split_whitespace()
+        .split(' ')
         .nth(1)
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
