@@ -46,18 +46,23 @@ pub fn str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// A whole number in decimal.
-pub fn uint(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
+pub fn uint(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(decimal(&mut [0; 20], n));
+}
+
+/// The decimal digits of `n`, written at the end of `buf` (20 digits hold any u64): on the
+/// stack, so the seconds writers below need no `Vec` of their own.
+fn decimal(buf: &mut [u8; 20], mut n: u64) -> &[u8] {
+    let mut i = buf.len();
     loop {
         i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
+        buf[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    out.extend_from_slice(&digits[i..]);
+    &buf[i..]
 }
 
 pub fn int(out: &mut Vec<u8>, n: i64) {
@@ -75,8 +80,8 @@ pub fn int(out: &mut Vec<u8>, n: i64) {
 pub fn secs(out: &mut Vec<u8>, d: Duration) {
     let nanos = d.subsec_nanos();
     if d.as_secs() == 0 && (1..100_000).contains(&nanos) {
-        let mut digits = Vec::with_capacity(9);
-        uint(&mut digits, u64::from(nanos));
+        let mut buf = [0; 20];
+        let digits = decimal(&mut buf, u64::from(nanos));
         let exponent = 10 - digits.len();
         let digits = &digits[..digits.len() - trailing_zeros(&digits)];
         out.push(digits[0]);
@@ -99,8 +104,8 @@ fn plain_secs(out: &mut Vec<u8>, d: Duration) {
     uint(out, d.as_secs());
     let nanos = d.subsec_nanos();
     if nanos != 0 {
-        let mut digits = Vec::with_capacity(10);
-        uint(&mut digits, u64::from(nanos) + 1_000_000_000);
+        let mut buf = [0; 20];
+        let digits = decimal(&mut buf, u64::from(nanos) + 1_000_000_000);
         out.push(b'.');
         out.extend_from_slice(&digits[1..digits.len() - trailing_zeros(&digits)]);
     }
