@@ -83,7 +83,7 @@ pub fn secs(out: &mut Vec<u8>, d: Duration) {
         let mut buf = [0; 20];
         let digits = decimal(&mut buf, u64::from(nanos));
         let exponent = 10 - digits.len();
-        let digits = &digits[..digits.len() - trailing_zeros(&digits)];
+        let digits = &digits[..digits.len() - trailing_zeros(digits)];
         out.push(digits[0]);
         if digits.len() > 1 {
             out.push(b'.');
@@ -107,7 +107,7 @@ fn plain_secs(out: &mut Vec<u8>, d: Duration) {
         let mut buf = [0; 20];
         let digits = decimal(&mut buf, u64::from(nanos) + 1_000_000_000);
         out.push(b'.');
-        out.extend_from_slice(&digits[1..digits.len() - trailing_zeros(&digits)]);
+        out.extend_from_slice(&digits[1..digits.len() - trailing_zeros(digits)]);
     }
 }
 
