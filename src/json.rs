@@ -46,18 +46,23 @@ pub fn str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// A whole number in decimal.
-pub fn uint(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
+pub fn uint(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(decimal(&mut [0; 20], n));
+}
+
+/// The decimal digits of `n`, written at the end of `buf` (20 digits hold any u64): on the
+/// stack, so the seconds writers below need no `Vec` of their own.
+fn decimal(buf: &mut [u8; 20], mut n: u64) -> &[u8] {
+    let mut i = buf.len();
     loop {
         i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
+        buf[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    out.extend_from_slice(&digits[i..]);
+    &buf[i..]
 }
 
 pub fn int(out: &mut Vec<u8>, n: i64) {
@@ -75,10 +80,10 @@ pub fn int(out: &mut Vec<u8>, n: i64) {
 pub fn secs(out: &mut Vec<u8>, d: Duration) {
     let nanos = d.subsec_nanos();
     if d.as_secs() == 0 && (1..100_000).contains(&nanos) {
-        let mut digits = Vec::with_capacity(9);
-        uint(&mut digits, u64::from(nanos));
+        let mut buf = [0; 20];
+        let digits = decimal(&mut buf, u64::from(nanos));
         let exponent = 10 - digits.len();
-        let digits = &digits[..digits.len() - trailing_zeros(&digits)];
+        let digits = &digits[..digits.len() - trailing_zeros(digits)];
         out.push(digits[0]);
         if digits.len() > 1 {
             out.push(b'.');
@@ -99,10 +104,10 @@ fn plain_secs(out: &mut Vec<u8>, d: Duration) {
     uint(out, d.as_secs());
     let nanos = d.subsec_nanos();
     if nanos != 0 {
-        let mut digits = Vec::with_capacity(10);
-        uint(&mut digits, u64::from(nanos) + 1_000_000_000);
+        let mut buf = [0; 20];
+        let digits = decimal(&mut buf, u64::from(nanos) + 1_000_000_000);
         out.push(b'.');
-        out.extend_from_slice(&digits[1..digits.len() - trailing_zeros(&digits)]);
+        out.extend_from_slice(&digits[1..digits.len() - trailing_zeros(digits)]);
     }
 }
 
@@ -231,53 +236,28 @@ pub fn object_str_member(body: &[u8], key: &str) -> Result<Option<String>, NotJs
     let mut r = Reader {
         b: text.as_bytes(),
         i: 0,
+        key,
+        found: None,
     };
     r.ws();
     if r.peek() != Some(b'{') {
         return Err(NotJson);
     }
-    r.i += 1;
-    let mut found = None;
-    r.ws();
-    if r.peek() == Some(b'}') {
-        r.i += 1;
-    } else {
-        loop {
-            r.ws();
-            let name = r.string()?;
-            r.ws();
-            r.expect(b':')?;
-            r.ws();
-            if name == key {
-                found = match r.peek() {
-                    Some(b'"') => Some(r.string()?),
-                    _ => {
-                        r.value(1)?;
-                        None
-                    }
-                };
-            } else {
-                r.value(1)?;
-            }
-            r.ws();
-            match r.next() {
-                Some(b',') => continue,
-                Some(b'}') => break,
-                _ => return Err(NotJson),
-            }
-        }
-    }
+    r.value(0)?;
     r.ws();
     if r.i != r.b.len() {
         return Err(NotJson);
     }
-    Ok(found)
+    Ok(r.found)
 }
 
-/// A cursor over a JSON text (already valid UTF-8).
+/// A cursor over a JSON text (already valid UTF-8), keeping the top-level object's string
+/// member `key` as it passes it: one walker for the document and the values nested in it.
 struct Reader<'a> {
     b: &'a [u8],
     i: usize,
+    key: &'a str,
+    found: Option<String>,
 }
 
 impl Reader<'_> {
@@ -322,13 +302,22 @@ impl Reader<'_> {
                 }
                 loop {
                     self.ws();
+                    let mut wanted = false;
                     if close == b'}' {
-                        self.string()?;
+                        // Only the document's own members (depth 0) are looked up.
+                        wanted = self.string()? == self.key && depth == 0;
                         self.ws();
                         self.expect(b':')?;
                         self.ws();
                     }
-                    self.value(depth + 1)?;
+                    if wanted && self.peek() == Some(b'"') {
+                        self.found = Some(self.string()?);
+                    } else {
+                        if wanted {
+                            self.found = None;
+                        }
+                        self.value(depth + 1)?;
+                    }
                     self.ws();
                     match self.next() {
                         Some(b',') => continue,

@@ -8,9 +8,9 @@ use std::time::SystemTime;
 use crate::context::Context;
 use crate::state::{BanList, Health, State};
 
-/// Escape a label value: backslash, double quote and newline.
-pub fn escape_label(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
+/// Append a label value escaped: backslash, double quote and newline. Straight into the
+/// output, not into a `String` of its own per sample.
+fn escape_label(out: &mut String, value: &str) {
     for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -19,7 +19,14 @@ pub fn escape_label(value: &str) -> String {
             c => out.push(c),
         }
     }
-    out
+}
+
+/// `name{jail="<escaped>"} `: the start of a per-jail sample, its value written after.
+fn jail_label(out: &mut String, name: &str, jail: &str) {
+    out.push_str(name);
+    out.push_str("{jail=\"");
+    escape_label(out, jail);
+    out.push_str("\"} ");
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -94,12 +101,8 @@ pub fn render(state: &State, ctx: &Context) -> String {
         if up {
             for j in &state.jails {
                 if let Some(s) = &j.status {
-                    let _ = writeln!(
-                        out,
-                        "{name}{{jail=\"{}\"}} {}",
-                        escape_label(&j.name),
-                        pick(s)
-                    );
+                    jail_label(&mut out, name, &j.name);
+                    let _ = writeln!(out, "{}", pick(s));
                 }
             }
         }
@@ -125,7 +128,8 @@ pub fn render(state: &State, ctx: &Context) -> String {
         if up {
             for j in &state.jails {
                 if let Some(v) = pick(&j.settings) {
-                    let _ = writeln!(out, "{name}{{jail=\"{}\"}} {v}", escape_label(&j.name));
+                    jail_label(&mut out, name, &j.name);
+                    let _ = writeln!(out, "{v}");
                 }
             }
         }
@@ -142,12 +146,11 @@ pub fn render(state: &State, ctx: &Context) -> String {
         for j in state.jails.iter().filter(|_| up) {
             if let BanList::Ready { bans, .. } = &j.bans {
                 for b in bans.iter().take(ctx.metrics_per_ip) {
-                    let _ = writeln!(
-                        out,
-                        "f2b_banned_ip{{jail=\"{}\",ip=\"{}\"}} 1",
-                        escape_label(&j.name),
-                        escape_label(&b.host.to_string())
-                    );
+                    out.push_str("f2b_banned_ip{jail=\"");
+                    escape_label(&mut out, &j.name);
+                    out.push_str("\",ip=\"");
+                    escape_label(&mut out, &b.host.to_string());
+                    out.push_str("\"} 1\n");
                 }
             }
         }
@@ -158,12 +161,13 @@ pub fn render(state: &State, ctx: &Context) -> String {
         "gauge",
         "Versions of banwatch (as the exporter) and fail2ban.",
     );
-    let _ = writeln!(
-        out,
-        "f2b_version{{exporter=\"banwatch-{}\",fail2ban=\"{}\"}} 1",
+    out.push_str(concat!(
+        "f2b_version{exporter=\"banwatch-",
         env!("CARGO_PKG_VERSION"),
-        escape_label(state.version.as_deref().unwrap_or(""))
-    );
+        "\",fail2ban=\""
+    ));
+    escape_label(&mut out, state.version.as_deref().unwrap_or(""));
+    out.push_str("\"} 1\n");
     family(
         &mut out,
         "banwatch_probe_duration_seconds",
@@ -233,8 +237,9 @@ pub fn render(state: &State, ctx: &Context) -> String {
 /// RSS from /proc/self/statm (pages * page size); 0 where there is no procfs.
 pub fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    // The kernel writes statm's fields with one space between them.
     let pages: u64 = statm
-        .split_whitespace()
+        .split(' ')
         .nth(1)
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
@@ -247,6 +252,8 @@ mod tests {
 
     #[test]
     fn labels_escape_quotes_backslashes_and_newlines() {
-        assert_eq!(escape_label("a\"b\\c\nd é"), "a\\\"b\\\\c\\nd é");
+        let mut out = String::new();
+        escape_label(&mut out, "a\"b\\c\nd é");
+        assert_eq!(out, "a\\\"b\\\\c\\nd é");
     }
 }

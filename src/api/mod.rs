@@ -43,9 +43,72 @@ pub enum Outcome {
 /// What to make of a request's own command when it completes.
 #[derive(Debug, Clone)]
 pub enum Pending {
-    Ban { jail: String, ip: String },
-    Unban { jail: String, ip: String },
-    BannedIp { ip: String },
+    /// A ban (`ban`) or an unban of `ip` in `jail`.
+    Write {
+        ban: bool,
+        jail: String,
+        ip: String,
+    },
+    BannedIp {
+        ip: String,
+    },
+}
+
+/// What a path names; its parameters (jail, address) are read from the path's segments.
+#[derive(Clone, Copy)]
+enum Route {
+    Page,
+    Livez,
+    Health,
+    Metrics,
+    Status,
+    Jails,
+    Jail,
+    JailBans,
+    JailBan,
+    History,
+    BannedIp,
+}
+
+const READ: &str = "GET, HEAD";
+
+/// What `path` names and the methods it takes (the `Allow` of a 405): one match serves both
+/// routing and refusing, where two matches over the same patterns cost 1 KB.
+fn lookup(path: &[&str]) -> Option<(Route, &'static str)> {
+    // Nested by prefix: string patterns are compared one arm after another, so `api` and `v1`
+    // are compared once here rather than once per route.
+    let route = match path {
+        [] | ["app.js" | "app.css"] => Route::Page,
+        ["livez"] => Route::Livez,
+        ["health" | "readyz"] => Route::Health,
+        ["metrics"] => Route::Metrics,
+        ["api", rest @ ..] => match rest {
+            ["health"] => Route::Health,
+            ["v1", rest @ ..] => match rest {
+                ["status"] => Route::Status,
+                ["jails"] => Route::Jails,
+                ["jails", _] => Route::Jail,
+                ["jails", _, "bans"] => return Some((Route::JailBans, "GET, HEAD, POST")),
+                ["jails", _, "bans", _] => return Some((Route::JailBan, "DELETE")),
+                ["history"] => Route::History,
+                ["bans", _] => Route::BannedIp,
+                _ => return None,
+            },
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some((route, READ))
+}
+
+/// Whether `route` takes `method` (`read`: it is GET or HEAD): what `lookup`'s `Allow` text
+/// lists (a test holds the two together), decided on the route rather than by searching text.
+fn takes(route: Route, method: &str, read: bool) -> bool {
+    match route {
+        Route::JailBans => read || method == "POST",
+        Route::JailBan => method == "DELETE",
+        _ => read,
+    }
 }
 
 pub fn route(
@@ -66,81 +129,48 @@ pub fn route(
     }
     let seg = &seg[..count];
     let method = &*req.method;
-    let read = matches!(method, "GET" | "HEAD");
     let respond = Outcome::Respond;
-    match (method, seg) {
-        (_, [] | ["app.js"] | ["app.css"]) if read => respond(asset(req, seg)),
-        (_, ["livez"]) if read => respond(
+    let Some((route, allow)) = lookup(seg) else {
+        return respond(Response::error(
+            404,
+            &format!("no such path: {}", req.path()),
+        ));
+    };
+    let read = matches!(method, "GET" | "HEAD");
+    if !takes(route, method, read) {
+        return respond(
+            Response::error(405, &format!("{method} is not allowed here; use {allow}"))
+                .header("Allow", allow),
+        );
+    }
+    // The page, liveness and health stay open; every other read obeys --protect-reads.
+    if read && !matches!(route, Route::Page | Route::Livez | Route::Health) {
+        if let Some(denied) = check_read(req, ctx) {
+            return respond(denied);
+        }
+    }
+    match route {
+        Route::Page => respond(asset(req, seg)),
+        Route::Livez => respond(
             Response::new(200, "application/json", &b"{\"status\":\"pass\"}\n"[..]).no_store(),
         ),
-        (_, ["health"] | ["readyz"] | ["api", "health"]) if read => {
-            respond(views::health(state, ctx))
-        }
-        (_, ["metrics"]) if read => respond(check_read(req, ctx).unwrap_or_else(|| {
-            Response::new(
-                200,
-                "text/plain; version=0.0.4; charset=utf-8",
-                metrics::render(state, ctx).into_bytes(),
-            )
-        })),
-        (_, ["api", "v1", "status"]) if read => {
-            respond(check_read(req, ctx).unwrap_or_else(|| views::status(state, ctx)))
-        }
-        (_, ["api", "v1", "jails"]) if read => {
-            respond(check_read(req, ctx).unwrap_or_else(|| views::jails(req, state)))
-        }
-        (_, ["api", "v1", "jails", jail]) if read => respond(check_read(req, ctx).unwrap_or_else(
-            || match state.jail(jail) {
-                Some(j) => views::jail_detail(state, j),
-                None => no_such_jail(state, jail),
-            },
+        Route::Health => respond(views::health(state, ctx)),
+        Route::Metrics => respond(Response::new(
+            200,
+            "text/plain; version=0.0.4; charset=utf-8",
+            metrics::render(state, ctx).into_bytes(),
         )),
-        (_, ["api", "v1", "jails", jail, "bans"]) if read => match check_read(req, ctx) {
-            Some(r) => respond(r),
-            None => bans(req, state, jail, asked_at),
-        },
-        ("POST", ["api", "v1", "jails", jail, "bans"]) => {
-            write(req, state, ctx, request_id, jail, None)
-        }
-        ("DELETE", ["api", "v1", "jails", jail, "bans", ip]) => {
-            write(req, state, ctx, request_id, jail, Some(ip))
-        }
-        (_, ["api", "v1", "history"]) if read => {
-            respond(check_read(req, ctx).unwrap_or_else(|| history(req, state)))
-        }
-        (_, ["api", "v1", "bans", ip]) if read => match check_read(req, ctx) {
-            Some(r) => respond(r),
-            None => banned_ip(state, request_id, ip),
-        },
-        (_, path) => respond(match allowed(path) {
-            Some(allow) => {
-                Response::error(405, &format!("{method} is not allowed here; use {allow}"))
-                    .header("Allow", allow)
-            }
-            None => Response::error(404, &format!("no such path: {}", req.path())),
+        Route::Status => respond(views::status(state, ctx)),
+        Route::Jails => respond(views::jails(req, state)),
+        Route::Jail => respond(match state.jail(seg[3]) {
+            Some(j) => views::jail_detail(state, j),
+            None => no_such_jail(state, seg[3]),
         }),
-    }
-}
-
-/// Methods each known path takes, for 405 answers.
-fn allowed(path: &[&str]) -> Option<&'static str> {
-    match path {
-        []
-        | ["app.js"]
-        | ["app.css"]
-        | ["livez"]
-        | ["health"]
-        | ["readyz"]
-        | ["api", "health"]
-        | ["metrics"] => Some("GET, HEAD"),
-        ["api", "v1", "status"]
-        | ["api", "v1", "jails"]
-        | ["api", "v1", "jails", _]
-        | ["api", "v1", "history"]
-        | ["api", "v1", "bans", _] => Some("GET, HEAD"),
-        ["api", "v1", "jails", _, "bans"] => Some("GET, HEAD, POST"),
-        ["api", "v1", "jails", _, "bans", _] => Some("DELETE"),
-        _ => None,
+        Route::JailBans if read => bans(req, state, seg[3], asked_at),
+        Route::JailBans => write(req, state, ctx, request_id, seg[3], None),
+        Route::JailBan => write(req, state, ctx, request_id, seg[3], Some(seg[5])),
+        Route::History => respond(history(req, state)),
+        Route::BannedIp => banned_ip(state, request_id, seg[3]),
     }
 }
 
@@ -179,11 +209,9 @@ fn percent_decode(s: &str) -> Option<String> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            // Two hex digits exactly: from_str_radix alone would take `+f`.
-            let hex = b
-                .get(i + 1..i + 3)
-                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
-            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+            // Two hex digits exactly (`+f` is not a number here).
+            let hex = |at: usize| char::from(*b.get(at)?).to_digit(16);
+            out.push((hex(i + 1)? * 16 + hex(i + 2)?) as u8);
             i += 3;
         } else {
             out.push(b[i]);
@@ -346,13 +374,16 @@ fn no_such_jail(state: &State, jail: &str) -> Response {
     )
 }
 
+/// The jail names, comma-separated, pushed one by one: no `Vec` to collect them into first.
 fn names(state: &State) -> String {
-    state
-        .jails
-        .iter()
-        .map(|j| j.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut out = String::new();
+    for (i, j) in state.jails.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&j.name);
+    }
+    out
 }
 
 /// The one rule for asking fail2ban on a client's behalf (writes, `banned`): not while it is
@@ -397,28 +428,34 @@ fn bans(req: &Request, state: &mut State, jail: &str, asked_at: Instant) -> Outc
     }
 }
 
-/// Map a fail2ban error to the answer a client sees.
+/// Map a fail2ban error to the answer a client sees: a table of status and retry hint, then
+/// one formatting of the error for all of them.
 pub fn error_response(e: &Error) -> Response {
-    match e {
-        Error::Timeout { .. } => Response::error(504, &e.to_string()),
-        Error::Busy => Response::error(503, &e.to_string()).header("Retry-After", "1"),
-        Error::Refused(_) => Response::error(400, &e.to_string()),
-        Error::Server(s) if s.class == "UnknownJailException" => {
-            Response::error(404, &e.to_string())
-        }
-        Error::Server(_) | Error::Shape(_) => Response::error(502, &e.to_string()),
-        _ => Response::error(503, &format!("fail2ban is offline: {e}")).header("Retry-After", "5"),
+    let (status, prefix, retry_after) = match e {
+        Error::Timeout { .. } => (504, "", None),
+        Error::Busy => (503, "", Some("1")),
+        Error::Refused(_) => (400, "", None),
+        Error::Server(s) if s.class == "UnknownJailException" => (404, "", None),
+        Error::Server(_) | Error::Shape(_) => (502, "", None),
+        _ => (503, "fail2ban is offline: ", Some("5")),
+    };
+    let resp = Response::error(status, &format!("{prefix}{e}"));
+    match retry_after {
+        Some(secs) => resp.header("Retry-After", secs),
+        None => resp,
     }
 }
 
 /// An IPv4 or IPv6 address, optionally with a CIDR prefix length. Returns the canonical text.
 pub fn validate_ip(text: &str) -> Result<String, String> {
-    let quoted: String = text
-        .chars()
-        .take(64)
-        .flat_map(char::escape_default)
-        .collect();
-    let bad = || format!("'{quoted}' is not an IPv4 or IPv6 address or CIDR range");
+    let bad = || {
+        // At most 64 characters of it, escaped; built only when it is refused.
+        let mut quoted = String::new();
+        for c in text.chars().take(64) {
+            quoted.extend(c.escape_default());
+        }
+        format!("'{quoted}' is not an IPv4 or IPv6 address or CIDR range")
+    };
     let (addr, prefix) = match text.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (text, None),
@@ -428,7 +465,8 @@ pub fn validate_ip(text: &str) -> Result<String, String> {
         None => Ok(ip.to_string()),
         Some(p) => {
             let max = if ip.is_ipv4() { 32 } else { 128 };
-            match p.parse::<u8>() {
+            // All digits and at most the length: a usize read (linked for the paging) will do.
+            match p.parse::<usize>() {
                 Ok(n) if n <= max && p.bytes().all(|b| b.is_ascii_digit()) => {
                     Ok(format!("{ip}/{n}"))
                 }
@@ -477,21 +515,12 @@ fn write(
     if state.jail(jail).is_none() {
         return Outcome::Respond(no_such_jail(state, jail));
     }
-    let (word, pending) = match ip_text.as_str() {
-        _ if req.method == "POST" => (
-            "banip",
-            Pending::Ban {
-                jail: jail.into(),
-                ip: ip.clone(),
-            },
-        ),
-        _ => (
-            "unbanip",
-            Pending::Unban {
-                jail: jail.into(),
-                ip: ip.clone(),
-            },
-        ),
+    let ban = req.method == "POST";
+    let word = if ban { "banip" } else { "unbanip" };
+    let pending = Pending::Write {
+        ban,
+        jail: jail.into(),
+        ip: ip.clone(),
     };
     let args = vec!["set".into(), jail.into(), word.into(), ip];
     match state.client.submit(args, false, Tag::Request(request_id)) {
@@ -529,16 +558,17 @@ pub fn finish(pending: &Pending, result: Result<Value, Error>, state: &mut State
         Err(e) => return error_response(&e),
     };
     match pending {
-        Pending::Ban { jail, ip } | Pending::Unban { jail, ip } => {
-            let ban = matches!(pending, Pending::Ban { .. });
+        Pending::Write { ban, jail, ip } => {
+            let ban = *ban;
             let n = match replies::int(&value) {
                 Ok(n) => n,
                 Err(e) => return error_response(&Error::Shape(e)),
             };
             let verb = if ban { "ban" } else { "unban" };
-            state.note_write(format!("{verb} {ip} in {jail}"));
+            let what = format!("{verb} {ip} in {jail}");
+            log::info!("{what}: fail2ban answered {n}");
+            state.note_write(what);
             state.refresh_jail(jail);
-            log::info!("{verb} {ip} in {jail}: fail2ban answered {n}");
             let mut body = Vec::with_capacity(96);
             let mut obj = Obj::new(&mut body);
             if ban {
@@ -611,6 +641,39 @@ mod tests {
         let long = split("/api/v1/jails/j/bans/1.2.3.4/7/8/9/10").unwrap();
         assert_eq!(long.len(), MAX_SEGMENTS);
         assert_eq!(long[MAX_SEGMENTS - 1], "/");
+    }
+
+    #[test]
+    fn a_route_takes_exactly_the_methods_its_allow_header_lists() {
+        let paths: [&[&str]; 15] = [
+            &[],
+            &["app.js"],
+            &["app.css"],
+            &["livez"],
+            &["health"],
+            &["readyz"],
+            &["api", "health"],
+            &["metrics"],
+            &["api", "v1", "status"],
+            &["api", "v1", "jails"],
+            &["api", "v1", "jails", "j"],
+            &["api", "v1", "jails", "j", "bans"],
+            &["api", "v1", "jails", "j", "bans", "1.2.3.4"],
+            &["api", "v1", "history"],
+            &["api", "v1", "bans", "1.2.3.4"],
+        ];
+        for path in paths {
+            let (route, allow) = lookup(path).unwrap();
+            for method in [
+                "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "get",
+            ] {
+                let listed = allow.split(", ").any(|m| m == method);
+                let read = matches!(method, "GET" | "HEAD");
+                assert_eq!(takes(route, method, read), listed, "{method} {path:?}");
+            }
+        }
+        assert!(lookup(&["api", "v1"]).is_none());
+        assert!(lookup(&["api", "v1", "jails", "j", "bans", "1.2.3.4", "x"]).is_none());
     }
 
     #[test]

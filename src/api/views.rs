@@ -33,6 +33,14 @@ fn age_since(t: SystemTime) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// `"checked_at"`: when the last probe finished, or null before the first.
+fn checked_at(obj: &mut Obj, state: &State) {
+    match state.checked_at {
+        Some(t) => write_rfc3339(obj.key("checked_at"), t),
+        None => obj.key("checked_at").extend_from_slice(b"null"),
+    }
+}
+
 /// `"stale":true,"age_s":N` when the data is not current.
 fn mark(obj: &mut Obj, age: Option<u64>) {
     if let Some(age) = age {
@@ -106,10 +114,7 @@ fn health_answer(state: &State) -> HealthAnswer {
         write_rfc3339(obj.key("since"), state.since);
         503
     };
-    match state.checked_at {
-        Some(t) => write_rfc3339(obj.key("checked_at"), t),
-        None => obj.key("checked_at").extend_from_slice(b"null"),
-    }
+    checked_at(&mut obj, state);
     obj.end();
     body.push(b'\n');
     HealthAnswer {
@@ -148,10 +153,7 @@ pub fn status(state: &State, ctx: &Context) -> Response {
     }
     events.end();
     let mut f = Obj::new(top.key("fail2ban"));
-    match state.checked_at {
-        Some(t) => write_rfc3339(f.key("checked_at"), t),
-        None => f.key("checked_at").extend_from_slice(b"null"),
-    }
+    checked_at(&mut f, state);
     f.opt_str("error", state.error.as_deref())
         .bool("online", state.health == Health::Online);
     write_rfc3339(f.key("since"), state.since);
@@ -185,22 +187,22 @@ pub fn status(state: &State, ctx: &Context) -> Response {
     Response::json(200, body).no_store()
 }
 
-/// `{"items":[...],"pagination":{...}}` of one page of `items`, each written by `item`.
-fn page_of<T>(
-    items: &[T],
+/// `{"items":[...],"pagination":{...}}` of one page of `total` items, item `i` written by
+/// `item(out, i)`: an index and a `dyn` closure, so jails and bans share one copy of this.
+fn page_of(
+    total: usize,
     page: usize,
     page_size: usize,
     age: Option<u64>,
-    item: impl Fn(&mut Vec<u8>, &T),
+    item: &dyn Fn(&mut Vec<u8>, usize),
 ) -> Response {
-    let total = items.len();
     let start = (page - 1).saturating_mul(page_size).min(total);
     let end = start.saturating_add(page_size).min(total);
     let mut body = Vec::with_capacity(64 + (end - start) * 128);
     let mut top = Obj::new(&mut body);
     let mut list = List::new(top.key("items"));
-    for x in &items[start..end] {
-        item(list.item(), x);
+    for i in start..end {
+        item(list.item(), i);
     }
     list.end();
     Obj::new(top.key("pagination"))
@@ -246,9 +248,9 @@ pub fn jails(req: &Request, state: &State) -> Response {
         Ok(age) => age,
         Err(r) => return r,
     };
-    page_of(&state.jails, page, size, age, |out, j| {
+    page_of(state.jails.len(), page, size, age, &|out, i| {
         let mut obj = Obj::new(out);
-        jail_fields(&mut obj, j, false);
+        jail_fields(&mut obj, &state.jails[i], false);
         obj.end();
     })
 }
@@ -268,7 +270,8 @@ pub fn jail_detail(state: &State, j: &Jail) -> Response {
 
 /// A page of a ban list; `age` from `freshness`, taken before the list was borrowed.
 pub fn bans_page(bans: &[Ban], page: usize, size: usize, age: Option<u64>) -> Response {
-    page_of(bans, page, size, age, |out, b| {
+    page_of(bans.len(), page, size, age, &|out, i| {
+        let b = &bans[i];
         let mut obj = Obj::new(out);
         obj.opt_int("ban_seconds", b.ban_seconds());
         match b.banned_at() {

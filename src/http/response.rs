@@ -60,12 +60,17 @@ pub struct Response {
 
 impl Response {
     pub fn new(status: u16, content_type: &'static str, body: impl Into<Body>) -> Self {
+        Response::of(status, content_type, body.into())
+    }
+    /// Not inlined: a response is built at some twenty sites.
+    #[inline(never)]
+    fn of(status: u16, content_type: &'static str, body: Body) -> Self {
         Response {
             status,
             content_type,
             headers: Vec::new(),
             no_store: false,
-            body: body.into(),
+            body,
             close: false,
         }
     }
@@ -80,8 +85,13 @@ impl Response {
         crate::json::Obj::new(&mut body).str("error", message).end();
         Response::json(status, body)
     }
-    pub fn header(mut self, name: &'static str, value: impl Into<Cow<'static, str>>) -> Self {
-        self.headers.push((name, value.into()));
+    pub fn header(self, name: &'static str, value: impl Into<Cow<'static, str>>) -> Self {
+        self.with_header(name, value.into())
+    }
+    /// One copy for every header added, whatever the value's type.
+    #[inline(never)]
+    fn with_header(mut self, name: &'static str, value: Cow<'static, str>) -> Self {
+        self.headers.push((name, value));
         self
     }
     pub fn no_store(mut self) -> Self {
