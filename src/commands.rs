@@ -2,7 +2,8 @@
 //! `query`, map the outcome to an exit code. Exit codes: 0 success; 1 a check failed or fail2ban
 //! answered with an error; 2 usage errors, startup errors, or fail2ban cannot be reached (`query`).
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -87,7 +88,7 @@ fn query(socket: &std::path::Path, args: Vec<String>, timeout: std::time::Durati
 
 /// A non-blocking listener on `addr`, set up as std's `TcpListener::bind` does it (SO_REUSEADDR,
 /// a backlog of 128), through rustix, whose socket calls are linked anyway.
-fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+fn listen(addr: SocketAddr) -> std::io::Result<OwnedFd> {
     let family = match addr {
         SocketAddr::V4(_) => AddressFamily::INET,
         SocketAddr::V6(_) => AddressFamily::INET6,
@@ -97,7 +98,7 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     rustix::net::sockopt::set_socket_reuseaddr(&fd, true)?;
     rustix::net::bind(&fd, &addr)?;
     rustix::net::listen(&fd, 128)?;
-    Ok(TcpListener::from(fd))
+    Ok(fd)
 }
 
 fn serve(config: ServeConfig) -> Result<(), String> {

@@ -8,11 +8,14 @@
 //! queued, drop finished connections, then sleep in poll and do the reads and accepts it
 //! allows. The poll buffers are kept between turns, so a turn allocates nothing of its own.
 
-use std::net::{TcpListener, TcpStream};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
+use rustix::net::{SendFlags, SocketFlags};
 
 use crate::api::{self, Outcome, Pending};
 use crate::context::Context;
@@ -49,11 +52,32 @@ const FULL_MESSAGE: &str = "banwatch has too many open connections; retry in a s
 struct Conn {
     /// Unique for the process's life (shares its counter with request ids).
     id: u64,
-    http: Connection<TcpStream>,
+    http: Connection<Socket>,
     parked: Option<Parked>,
     /// Turned away at the cap: answered 503 (or closed between requests), now closing; not
     /// counted against `--max-connections`.
     leaving: bool,
+}
+
+/// An accepted TCP connection, written through rustix: its calls are linked anyway, and std's
+/// `TcpStream` would bring its own accept, option and write code.
+struct Socket(OwnedFd);
+
+impl io::Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // MSG_NOSIGNAL as std's `TcpStream` sends: a peer gone is an error, never a SIGPIPE.
+        Ok(rustix::net::send(&self.0, buf, SendFlags::NOSIGNAL)?)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsFd for Socket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
 }
 
 /// A request waiting for fail2ban.
@@ -91,7 +115,8 @@ impl DateCache {
 }
 
 pub struct Server {
-    listener: Option<TcpListener>,
+    /// A non-blocking listening socket.
+    listener: Option<OwnedFd>,
     state: State,
     ctx: Context,
     token_file: Option<PathBuf>,
@@ -114,7 +139,7 @@ pub struct Server {
 
 impl Server {
     pub fn new(
-        listener: TcpListener,
+        listener: OwnedFd,
         state: State,
         ctx: Context,
         token_file: Option<PathBuf>,
@@ -150,7 +175,7 @@ impl Server {
     }
 
     /// Run until SIGTERM/SIGINT and the grace period are over.
-    pub fn run(&mut self) -> std::io::Result<()> {
+    pub fn run(&mut self) -> io::Result<()> {
         if let Some(n) = &self.notifier {
             n.ready();
         }
@@ -235,7 +260,7 @@ impl Server {
 
     /// Sleep in poll until something is ready or the nearest deadline, then do the reads,
     /// writes and accepts it allows.
-    fn wait(&mut self, now: Instant) -> std::io::Result<()> {
+    fn wait(&mut self, now: Instant) -> io::Result<()> {
         let wait = self.next_deadline(now).saturating_duration_since(now);
         // Round up so we do not wake a hair early and spin once more.
         let wait = wait + Duration::from_micros(if wait.is_zero() { 0 } else { 500 });
@@ -276,7 +301,7 @@ impl Server {
         );
         self.poll_buf = recycle(fds);
         match polled {
-            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Ok(_) | Err(Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }
 
@@ -366,10 +391,14 @@ impl Server {
         let mut leaving = self.conns.iter().filter(|c| c.leaving).count();
         let mut active = self.conns.len() - leaving;
         for _ in 0..ACCEPTS_PER_TURN {
-            let stream = match listener.accept() {
-                Ok((stream, _)) => stream,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // Born non-blocking, so no second call to make it so.
+            let stream = match rustix::net::accept_with(
+                listener,
+                SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            ) {
+                Ok(stream) => stream,
+                Err(Errno::AGAIN) => break,
+                Err(Errno::INTR) => continue,
                 Err(e) => {
                     // EMFILE and friends: leave the rest in the backlog until a connection
                     // closes or the pause is over.
@@ -380,13 +409,10 @@ impl Server {
                     break;
                 }
             };
-            if stream.set_nonblocking(true).is_err() {
-                continue;
-            }
-            let _ = stream.set_nodelay(true);
+            let _ = rustix::net::sockopt::set_tcp_nodelay(&stream, true);
             let mut conn = Conn {
                 id: self.next_id,
-                http: Connection::new(stream, now),
+                http: Connection::new(Socket(stream), now),
                 parked: None,
                 leaving: false,
             };
@@ -621,7 +647,7 @@ fn recycle(mut fds: Vec<PollFd<'_>>) -> Vec<PollFd<'static>> {
 mod tests {
     use super::*;
     use std::io::{Read, Write};
-    use std::net::TcpListener;
+    use std::net::{TcpListener, TcpStream};
     use std::os::unix::net::UnixStream;
 
     /// `n` connections (ids 1..=n) with their peers, over loopback TCP.
@@ -635,7 +661,7 @@ mod tests {
                 ours.set_nonblocking(true).unwrap();
                 let conn = Conn {
                     id,
-                    http: Connection::new(ours, now),
+                    http: Connection::new(Socket(ours.into()), now),
                     parked: None,
                     leaving: false,
                 };
