@@ -515,51 +515,40 @@ impl Server {
     fn serve(&mut self, i: usize, now: Instant) {
         loop {
             let c = &mut self.conns[i];
-            if let Some(mut p) = c.parked.take_if(|p| p.pending.is_none()) {
-                // Waiting on shared state: route again (the request moves out and back in,
-                // no copy per turn).
-                match api::route(&p.request, &mut self.state, &mut self.ctx, p.id, p.at) {
-                    Outcome::Wait => {
-                        self.conns[i].parked = Some(p);
+            // A request waiting on shared state is routed again (it moves out and back in, no
+            // copy per turn); else the next complete request, if nothing else is parked.
+            let (request, id, at, fresh) = match c.parked.take_if(|p| p.pending.is_none()) {
+                Some(p) => (p.request, p.id, p.at, false),
+                None if c.parked.is_some() => break,
+                None => match c.http.next_request() {
+                    Ok(Some(req)) => {
+                        self.next_id += 1;
+                        (req, self.next_id - 1, now, true)
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        let resp = Response::error(e.status(), &e.message()).closing();
+                        self.answer(i, None, &resp, now);
                         break;
                     }
-                    Outcome::Respond(resp) => self.answer(i, Some(&p.request), &resp, now),
-                    Outcome::Command(pending) => {
-                        p.pending = Some(pending);
-                        self.conns[i].parked = Some(p);
-                        break;
-                    }
-                }
-                continue;
-            }
-            if c.parked.is_some() {
-                break;
-            }
-            let req = match c.http.next_request() {
-                Ok(Some(req)) => req,
-                Ok(None) => break,
-                Err(e) => {
-                    let resp = Response::error(e.status(), &e.message()).closing();
-                    self.answer(i, None, &resp, now);
-                    break;
-                }
+                },
             };
-            let id = self.next_id;
-            self.next_id += 1;
-            let pending = match api::route(&req, &mut self.state, &mut self.ctx, id, now) {
+            let pending = match api::route(&request, &mut self.state, &mut self.ctx, id, at) {
                 Outcome::Respond(resp) => {
-                    self.answer(i, Some(&req), &resp, now);
+                    self.answer(i, Some(&request), &resp, now);
                     continue;
                 }
                 Outcome::Wait => None,
                 Outcome::Command(pending) => Some(pending),
             };
             let c = &mut self.conns[i];
-            c.http.park();
+            if fresh {
+                c.http.park();
+            }
             c.parked = Some(Parked {
                 id,
-                request: req,
-                at: now,
+                request,
+                at,
                 pending,
             });
             break;
