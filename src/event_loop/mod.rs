@@ -517,13 +517,19 @@ impl Server {
             let c = &mut self.conns[i];
             // A request waiting on shared state is routed again (it moves out and back in, no
             // copy per turn); else the next complete request, if nothing else is parked.
-            let (request, id, at, fresh) = match c.parked.take_if(|p| p.pending.is_none()) {
-                Some(p) => (p.request, p.id, p.at, false),
+            let (mut p, fresh) = match c.parked.take_if(|p| p.pending.is_none()) {
+                Some(p) => (p, false),
                 None if c.parked.is_some() => break,
                 None => match c.http.next_request() {
-                    Ok(Some(req)) => {
+                    Ok(Some(request)) => {
                         self.next_id += 1;
-                        (req, self.next_id - 1, now, true)
+                        let p = Parked {
+                            id: self.next_id - 1,
+                            request,
+                            at: now,
+                            pending: None,
+                        };
+                        (p, true)
                     }
                     Ok(None) => break,
                     Err(e) => {
@@ -533,24 +539,19 @@ impl Server {
                     }
                 },
             };
-            let pending = match api::route(&request, &mut self.state, &mut self.ctx, id, at) {
+            match api::route(&p.request, &mut self.state, &mut self.ctx, p.id, p.at) {
                 Outcome::Respond(resp) => {
-                    self.answer(i, Some(&request), &resp, now);
+                    self.answer(i, Some(&p.request), &resp, now);
                     continue;
                 }
-                Outcome::Wait => None,
-                Outcome::Command(pending) => Some(pending),
-            };
+                Outcome::Wait => {}
+                Outcome::Command(pending) => p.pending = Some(pending),
+            }
             let c = &mut self.conns[i];
             if fresh {
                 c.http.park();
             }
-            c.parked = Some(Parked {
-                id,
-                request,
-                at,
-                pending,
-            });
+            c.parked = Some(p);
             break;
         }
     }
