@@ -100,7 +100,8 @@ pub fn init() {
     let spec = std::env::var_os("RUST_LOG").and_then(|s| s.into_string().ok());
     let (default, modules) = parse(spec.map_or("", |s| &*s.leak()));
     let max = modules.iter().map(|(_, l)| *l).fold(default, Ord::max);
-    if log::set_boxed_logger(Box::new(Stderr { default, modules })).is_ok() {
+    // Leaked for the process's life, as `set_boxed_logger` would (`init` runs once).
+    if log::set_logger(Box::leak(Box::new(Stderr { default, modules }))).is_ok() {
         log::set_max_level(max);
     }
 }
