@@ -76,7 +76,9 @@ fn query(socket: &std::path::Path, args: Vec<String>, timeout: std::time::Durati
             crate::pyjson::server_error(obj.key("error"), &e);
             obj.end();
             out.push(b'\n');
-            print(&String::from_utf8_lossy(&out));
+            // Valid UTF-8 (the JSON writer writes only `str`s and ASCII): checked as the
+            // history's writer does, not through the lossy decoder, which nothing else links.
+            print(&String::from_utf8(out).unwrap_or_default());
             ExitCode::from(1)
         }
         Err(e) => {
