@@ -123,7 +123,7 @@ fn serve(config: ServeConfig) -> Result<(), String> {
         _ => format!("cannot listen on {}: {e}", config.listen),
     })?;
     let signals = event_loop::install_signals().map_err(|e| format!("signal handlers: {e}"))?;
-    let fail2ban = client::Client::new(config.socket.clone(), config.timeout, config.max_reply);
+    let fail2ban = client::Client::new(config.socket, config.timeout, config.max_reply);
     let mut state = State::new(fail2ban, config.interval, Instant::now());
     if let Some(path) = &config.state_file {
         // A history that cannot be read is reported and replaced, never a reason not to start.
@@ -144,7 +144,7 @@ fn serve(config: ServeConfig) -> Result<(), String> {
         "banwatch {} listening on http://{} for fail2ban at {} (writes {})",
         env!("CARGO_PKG_VERSION"),
         config.listen,
-        config.socket.display(),
+        state.client.path().display(),
         if ctx.token.is_some() {
             "enabled"
         } else {
