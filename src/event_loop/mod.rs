@@ -175,7 +175,7 @@ impl Server {
     }
 
     /// Run until SIGTERM/SIGINT and the grace period are over.
-    pub fn run(&mut self) -> io::Result<()> {
+    pub fn run(&mut self) -> Result<(), Errno> {
         if let Some(n) = &self.notifier {
             n.ready();
         }
@@ -260,7 +260,7 @@ impl Server {
 
     /// Sleep in poll until something is ready or the nearest deadline, then do the reads,
     /// writes and accepts it allows.
-    fn wait(&mut self, now: Instant) -> io::Result<()> {
+    fn wait(&mut self, now: Instant) -> Result<(), Errno> {
         let wait = self.next_deadline(now).saturating_duration_since(now);
         // Round up so we do not wake a hair early and spin once more.
         let wait = wait + Duration::from_micros(if wait.is_zero() { 0 } else { 500 });
@@ -302,7 +302,7 @@ impl Server {
         self.poll_buf = recycle(fds);
         match polled {
             Ok(_) | Err(Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
 
         let now = Instant::now();
