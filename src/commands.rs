@@ -7,6 +7,8 @@ use std::os::fd::OwnedFd;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use log::Level;
+
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use crate::cli::{self, Command, ServeConfig};
@@ -103,6 +105,12 @@ fn listen(addr: SocketAddr) -> std::io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// Log a line of `serve` at `level`: one `log` call site for them all, rather than a record
+/// built at each (the target, `banwatch::commands`, is the same).
+fn note(level: Level, args: std::fmt::Arguments) {
+    log::log!(level, "{args}");
+}
+
 fn serve(config: ServeConfig) -> Result<(), String> {
     crate::logger::init();
     let token = match &config.token_file {
@@ -129,27 +137,39 @@ fn serve(config: ServeConfig) -> Result<(), String> {
         // A history that cannot be read is reported and replaced, never a reason not to start.
         match crate::history::History::load(path) {
             Ok(Some(history)) => {
-                log::info!("history read from {}", path.display());
+                note(
+                    Level::Info,
+                    format_args!("history read from {}", path.display()),
+                );
                 state.history = history;
             }
-            Ok(None) => log::info!("no saved history at {} yet", path.display()),
-            Err(why) => log::warn!(
-                "ignoring the saved history in {}: {why}; starting with an empty one",
-                path.display()
+            Ok(None) => note(
+                Level::Info,
+                format_args!("no saved history at {} yet", path.display()),
+            ),
+            Err(why) => note(
+                Level::Warn,
+                format_args!(
+                    "ignoring the saved history in {}: {why}; starting with an empty one",
+                    path.display()
+                ),
             ),
         }
     }
     let ctx = Context::new(token, config.protect_reads, config.metrics_per_ip);
-    log::info!(
-        "banwatch {} listening on http://{} for fail2ban at {} (writes {})",
-        env!("CARGO_PKG_VERSION"),
-        config.listen,
-        state.client.path().display(),
-        if ctx.token.is_some() {
-            "enabled"
-        } else {
-            "disabled"
-        }
+    note(
+        Level::Info,
+        format_args!(
+            "banwatch {} listening on http://{} for fail2ban at {} (writes {})",
+            env!("CARGO_PKG_VERSION"),
+            config.listen,
+            state.client.path().display(),
+            if ctx.token.is_some() {
+                "enabled"
+            } else {
+                "disabled"
+            }
+        ),
     );
     let mut server = Server::new(
         listener,
@@ -162,10 +182,16 @@ fn serve(config: ServeConfig) -> Result<(), String> {
     server.run().map_err(|e| format!("event loop: {e}"))?;
     if let Some(path) = &config.state_file {
         match server.state().history.save(path) {
-            Ok(()) => log::info!("history saved to {}", path.display()),
-            Err(e) => log::warn!("could not save the history to {}: {e}", path.display()),
+            Ok(()) => note(
+                Level::Info,
+                format_args!("history saved to {}", path.display()),
+            ),
+            Err(e) => note(
+                Level::Warn,
+                format_args!("could not save the history to {}: {e}", path.display()),
+            ),
         }
     }
-    log::info!("stopped");
+    note(Level::Info, format_args!("stopped"));
     Ok(())
 }
