@@ -13,6 +13,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
+use log::Level;
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::net::{SendFlags, SocketFlags};
@@ -348,9 +349,12 @@ impl Server {
         if self.shutdown_by.is_some() {
             return;
         }
-        log::info!(
-            "stopping: finishing answers in flight (at most {} s)",
-            SHUTDOWN_GRACE.as_secs()
+        note(
+            Level::Info,
+            format_args!(
+                "stopping: finishing answers in flight (at most {} s)",
+                SHUTDOWN_GRACE.as_secs()
+            ),
         );
         if let Some(n) = &self.notifier {
             n.stopping();
@@ -366,15 +370,24 @@ impl Server {
 
     fn reload_token(&mut self) {
         let Some(path) = &self.token_file else {
-            log::info!("SIGHUP: no --token-file, nothing to reload");
+            note(
+                Level::Info,
+                format_args!("SIGHUP: no --token-file, nothing to reload"),
+            );
             return;
         };
         match crate::token::read_token_file(path) {
             Ok(t) => {
                 self.ctx.token = Some(t);
-                log::info!("SIGHUP: token reloaded from {}", path.display());
+                note(
+                    Level::Info,
+                    format_args!("SIGHUP: token reloaded from {}", path.display()),
+                );
             }
-            Err(e) => log::error!("SIGHUP: keeping the old token: {e}"),
+            Err(e) => note(
+                Level::Error,
+                format_args!("SIGHUP: keeping the old token: {e}"),
+            ),
         }
     }
 
@@ -403,7 +416,10 @@ impl Server {
                     // EMFILE and friends: leave the rest in the backlog until a connection
                     // closes or the pause is over.
                     if self.accept_paused_until.is_none() {
-                        log::warn!("accept: {e} (not accepting for a while)");
+                        note(
+                            Level::Warn,
+                            format_args!("accept: {e} (not accepting for a while)"),
+                        );
                     }
                     self.accept_paused_until = Some(now + ACCEPT_PAUSE);
                     break;
@@ -560,7 +576,10 @@ impl Server {
     fn answer(&mut self, i: usize, req: Option<&Request>, resp: &Response, now: Instant) {
         self.ctx.stats.count(resp.status);
         if let Some(r) = req {
-            log::debug!("{} {} -> {}", r.method, r.target, resp.status);
+            note(
+                Level::Debug,
+                format_args!("{} {} -> {}", r.method, r.target, resp.status),
+            );
         }
         self.conns[i].http.respond(req, resp, now, self.date.get());
     }
@@ -579,6 +598,12 @@ impl Server {
             .client
             .cancel_unsent(&mut |t| matches!(t, Tag::Request(id) if !waited_for(*id)));
     }
+}
+
+/// Log a line of the loop at `level`: one `log` call site for them all, rather than a record
+/// built at each (the target, `banwatch::event_loop`, is the same).
+fn note(level: Level, args: std::fmt::Arguments) {
+    log::log!(level, "{args}");
 }
 
 /// Where connection `id` is now: usually at or after `from` (nothing moved since poll, and
