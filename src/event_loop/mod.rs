@@ -8,15 +8,14 @@
 //! queued, drop finished connections, then sleep in poll and do the reads and accepts it
 //! allows. The poll buffers are kept between turns, so a turn allocates nothing of its own.
 
-use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use log::Level;
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
-use rustix::net::{SendFlags, SocketFlags};
+use rustix::net::SocketFlags;
 
 use crate::api::{self, Outcome, Pending};
 use crate::context::Context;
@@ -26,9 +25,11 @@ use crate::state::{State, Tag};
 use crate::timefmt::http_date;
 
 mod signals;
+mod socket;
 
 use signals::drain;
 pub use signals::{install_signals, Signals};
+use socket::Socket;
 
 /// How long in-flight answers may take to finish after SIGTERM/SIGINT.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -58,27 +59,6 @@ struct Conn {
     /// Turned away at the cap: answered 503 (or closed between requests), now closing; not
     /// counted against `--max-connections`.
     leaving: bool,
-}
-
-/// An accepted TCP connection, written through rustix: its calls are linked anyway, and std's
-/// `TcpStream` would bring its own accept, option and write code.
-struct Socket(OwnedFd);
-
-impl io::Write for Socket {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // MSG_NOSIGNAL as std's `TcpStream` sends: a peer gone is an error, never a SIGPIPE.
-        Ok(rustix::net::send(&self.0, buf, SendFlags::NOSIGNAL)?)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl AsFd for Socket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.0.as_fd()
-    }
 }
 
 /// A request waiting for fail2ban.
