@@ -2,9 +2,12 @@
 //! `query`, map the outcome to an exit code. Exit codes: 0 success; 1 a check failed or fail2ban
 //! answered with an error; 2 usage errors, startup errors, or fail2ban cannot be reached (`query`).
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::process::ExitCode;
 use std::time::Instant;
+
+use log::Level;
 
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
@@ -75,7 +78,9 @@ fn query(socket: &std::path::Path, args: Vec<String>, timeout: std::time::Durati
             crate::pyjson::server_error(obj.key("error"), &e);
             obj.end();
             out.push(b'\n');
-            print(&String::from_utf8_lossy(&out));
+            // Valid UTF-8 (the JSON writer writes only `str`s and ASCII): checked as the
+            // history's writer does, not through the lossy decoder, which nothing else links.
+            print(&String::from_utf8(out).unwrap_or_default());
             ExitCode::from(1)
         }
         Err(e) => {
@@ -87,7 +92,7 @@ fn query(socket: &std::path::Path, args: Vec<String>, timeout: std::time::Durati
 
 /// A non-blocking listener on `addr`, set up as std's `TcpListener::bind` does it (SO_REUSEADDR,
 /// a backlog of 128), through rustix, whose socket calls are linked anyway.
-fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+fn listen(addr: SocketAddr) -> std::io::Result<OwnedFd> {
     let family = match addr {
         SocketAddr::V4(_) => AddressFamily::INET,
         SocketAddr::V6(_) => AddressFamily::INET6,
@@ -97,7 +102,13 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     rustix::net::sockopt::set_socket_reuseaddr(&fd, true)?;
     rustix::net::bind(&fd, &addr)?;
     rustix::net::listen(&fd, 128)?;
-    Ok(TcpListener::from(fd))
+    Ok(fd)
+}
+
+/// Log a line of `serve` at `level`: one `log` call site for them all, rather than a record
+/// built at each (the target, `banwatch::commands`, is the same).
+fn note(level: Level, args: std::fmt::Arguments) {
+    log::log!(level, "{args}");
 }
 
 fn serve(config: ServeConfig) -> Result<(), String> {
@@ -120,33 +131,45 @@ fn serve(config: ServeConfig) -> Result<(), String> {
         _ => format!("cannot listen on {}: {e}", config.listen),
     })?;
     let signals = event_loop::install_signals().map_err(|e| format!("signal handlers: {e}"))?;
-    let fail2ban = client::Client::new(config.socket.clone(), config.timeout, config.max_reply);
+    let fail2ban = client::Client::new(config.socket, config.timeout, config.max_reply);
     let mut state = State::new(fail2ban, config.interval, Instant::now());
     if let Some(path) = &config.state_file {
         // A history that cannot be read is reported and replaced, never a reason not to start.
         match crate::history::History::load(path) {
             Ok(Some(history)) => {
-                log::info!("history read from {}", path.display());
+                note(
+                    Level::Info,
+                    format_args!("history read from {}", path.display()),
+                );
                 state.history = history;
             }
-            Ok(None) => log::info!("no saved history at {} yet", path.display()),
-            Err(why) => log::warn!(
-                "ignoring the saved history in {}: {why}; starting with an empty one",
-                path.display()
+            Ok(None) => note(
+                Level::Info,
+                format_args!("no saved history at {} yet", path.display()),
+            ),
+            Err(why) => note(
+                Level::Warn,
+                format_args!(
+                    "ignoring the saved history in {}: {why}; starting with an empty one",
+                    path.display()
+                ),
             ),
         }
     }
     let ctx = Context::new(token, config.protect_reads, config.metrics_per_ip);
-    log::info!(
-        "banwatch {} listening on http://{} for fail2ban at {} (writes {})",
-        env!("CARGO_PKG_VERSION"),
-        config.listen,
-        config.socket.display(),
-        if ctx.token.is_some() {
-            "enabled"
-        } else {
-            "disabled"
-        }
+    note(
+        Level::Info,
+        format_args!(
+            "banwatch {} listening on http://{} for fail2ban at {} (writes {})",
+            env!("CARGO_PKG_VERSION"),
+            config.listen,
+            state.client.path().display(),
+            if ctx.token.is_some() {
+                "enabled"
+            } else {
+                "disabled"
+            }
+        ),
     );
     let mut server = Server::new(
         listener,
@@ -159,10 +182,16 @@ fn serve(config: ServeConfig) -> Result<(), String> {
     server.run().map_err(|e| format!("event loop: {e}"))?;
     if let Some(path) = &config.state_file {
         match server.state().history.save(path) {
-            Ok(()) => log::info!("history saved to {}", path.display()),
-            Err(e) => log::warn!("could not save the history to {}: {e}", path.display()),
+            Ok(()) => note(
+                Level::Info,
+                format_args!("history saved to {}", path.display()),
+            ),
+            Err(e) => note(
+                Level::Warn,
+                format_args!("could not save the history to {}: {e}", path.display()),
+            ),
         }
     }
-    log::info!("stopped");
+    note(Level::Info, format_args!("stopped"));
     Ok(())
 }

@@ -15,19 +15,20 @@ const MAX_DIRECTIVES: usize = 16;
 
 struct Stderr {
     default: LevelFilter,
-    /// (module prefix, level); the longest matching prefix applies.
-    modules: Vec<(String, LevelFilter)>,
+    /// (module prefix, level); the longest matching prefix applies. Slices of the `RUST_LOG`
+    /// value, which lives as long as the process (as the logger does), not copies of it.
+    modules: Vec<(&'static str, LevelFilter)>,
 }
 
 /// The levels `spec` (a `RUST_LOG` value) asks for: the default and per-module ones.
-fn parse(spec: &str) -> (LevelFilter, Vec<(String, LevelFilter)>) {
+fn parse(spec: &'static str) -> (LevelFilter, Vec<(&'static str, LevelFilter)>) {
     let mut default = LevelFilter::Info;
     let mut modules = Vec::new();
     for directive in spec.split(',').map(str::trim) {
         match directive.split_once('=') {
             Some((module, level)) => {
                 if let (Ok(level), true) = (level.trim().parse(), modules.len() < MAX_DIRECTIVES) {
-                    modules.push((module.trim().to_string(), level));
+                    modules.push((module.trim(), level));
                 }
             }
             None => {
@@ -47,7 +48,7 @@ impl Stderr {
             .iter()
             .filter(|(m, _)| {
                 target
-                    .strip_prefix(m.as_str())
+                    .strip_prefix(m)
                     .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
             })
             .max_by_key(|(m, _)| m.len())
@@ -96,14 +97,11 @@ pub fn write_all(fd: BorrowedFd, name: &str, text: &str) {
 
 /// Install the logger with the levels of `RUST_LOG` (`info` when unset).
 pub fn init() {
-    let (default, modules) = parse(
-        std::env::var_os("RUST_LOG")
-            .as_deref()
-            .and_then(|s| s.to_str())
-            .unwrap_or(""),
-    );
+    let spec = std::env::var_os("RUST_LOG").and_then(|s| s.into_string().ok());
+    let (default, modules) = parse(spec.map_or("", |s| &*s.leak()));
     let max = modules.iter().map(|(_, l)| *l).fold(default, Ord::max);
-    if log::set_boxed_logger(Box::new(Stderr { default, modules })).is_ok() {
+    // Leaked for the process's life, as `set_boxed_logger` would (`init` runs once).
+    if log::set_logger(Box::leak(Box::new(Stderr { default, modules }))).is_ok() {
         log::set_max_level(max);
     }
 }
@@ -114,7 +112,7 @@ mod tests {
 
     #[test]
     fn rust_log_levels_and_module_directives() {
-        let logger = |spec: &str| {
+        let logger = |spec: &'static str| {
             let (default, modules) = parse(spec);
             Stderr { default, modules }
         };

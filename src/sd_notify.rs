@@ -63,7 +63,9 @@ impl Notifier {
 pub fn watchdog_interval() -> Option<Duration> {
     let usec: u64 = std::env::var_os("WATCHDOG_USEC")?.to_str()?.parse().ok()?;
     if let Some(pid) = std::env::var_os("WATCHDOG_PID").and_then(|p| p.into_string().ok()) {
-        if pid.parse::<u32>().ok()? != std::process::id() {
+        // Read as u64 like the interval (one parser linked); a value past u32 is no pid of ours
+        // either way.
+        if pid.parse::<u64>().ok()? != u64::from(std::process::id()) {
             return None;
         }
     }

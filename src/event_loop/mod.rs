@@ -8,11 +8,14 @@
 //! queued, drop finished connections, then sleep in poll and do the reads and accepts it
 //! allows. The poll buffers are kept between turns, so a turn allocates nothing of its own.
 
-use std::net::{TcpListener, TcpStream};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
+use log::Level;
 use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
+use rustix::net::SocketFlags;
 
 use crate::api::{self, Outcome, Pending};
 use crate::context::Context;
@@ -22,9 +25,11 @@ use crate::state::{State, Tag};
 use crate::timefmt::http_date;
 
 mod signals;
+mod socket;
 
 use signals::drain;
 pub use signals::{install_signals, Signals};
+use socket::Socket;
 
 /// How long in-flight answers may take to finish after SIGTERM/SIGINT.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -49,7 +54,7 @@ const FULL_MESSAGE: &str = "banwatch has too many open connections; retry in a s
 struct Conn {
     /// Unique for the process's life (shares its counter with request ids).
     id: u64,
-    http: Connection<TcpStream>,
+    http: Connection<Socket>,
     parked: Option<Parked>,
     /// Turned away at the cap: answered 503 (or closed between requests), now closing; not
     /// counted against `--max-connections`.
@@ -91,7 +96,8 @@ impl DateCache {
 }
 
 pub struct Server {
-    listener: Option<TcpListener>,
+    /// A non-blocking listening socket.
+    listener: Option<OwnedFd>,
     state: State,
     ctx: Context,
     token_file: Option<PathBuf>,
@@ -114,7 +120,7 @@ pub struct Server {
 
 impl Server {
     pub fn new(
-        listener: TcpListener,
+        listener: OwnedFd,
         state: State,
         ctx: Context,
         token_file: Option<PathBuf>,
@@ -150,7 +156,7 @@ impl Server {
     }
 
     /// Run until SIGTERM/SIGINT and the grace period are over.
-    pub fn run(&mut self) -> std::io::Result<()> {
+    pub fn run(&mut self) -> Result<(), Errno> {
         if let Some(n) = &self.notifier {
             n.ready();
         }
@@ -235,7 +241,7 @@ impl Server {
 
     /// Sleep in poll until something is ready or the nearest deadline, then do the reads,
     /// writes and accepts it allows.
-    fn wait(&mut self, now: Instant) -> std::io::Result<()> {
+    fn wait(&mut self, now: Instant) -> Result<(), Errno> {
         let wait = self.next_deadline(now).saturating_duration_since(now);
         // Round up so we do not wake a hair early and spin once more.
         let wait = wait + Duration::from_micros(if wait.is_zero() { 0 } else { 500 });
@@ -276,8 +282,8 @@ impl Server {
         );
         self.poll_buf = recycle(fds);
         match polled {
-            Ok(_) | Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
         }
 
         let now = Instant::now();
@@ -323,9 +329,12 @@ impl Server {
         if self.shutdown_by.is_some() {
             return;
         }
-        log::info!(
-            "stopping: finishing answers in flight (at most {} s)",
-            SHUTDOWN_GRACE.as_secs()
+        note(
+            Level::Info,
+            format_args!(
+                "stopping: finishing answers in flight (at most {} s)",
+                SHUTDOWN_GRACE.as_secs()
+            ),
         );
         if let Some(n) = &self.notifier {
             n.stopping();
@@ -341,15 +350,24 @@ impl Server {
 
     fn reload_token(&mut self) {
         let Some(path) = &self.token_file else {
-            log::info!("SIGHUP: no --token-file, nothing to reload");
+            note(
+                Level::Info,
+                format_args!("SIGHUP: no --token-file, nothing to reload"),
+            );
             return;
         };
         match crate::token::read_token_file(path) {
             Ok(t) => {
                 self.ctx.token = Some(t);
-                log::info!("SIGHUP: token reloaded from {}", path.display());
+                note(
+                    Level::Info,
+                    format_args!("SIGHUP: token reloaded from {}", path.display()),
+                );
             }
-            Err(e) => log::error!("SIGHUP: keeping the old token: {e}"),
+            Err(e) => note(
+                Level::Error,
+                format_args!("SIGHUP: keeping the old token: {e}"),
+            ),
         }
     }
 
@@ -366,27 +384,31 @@ impl Server {
         let mut leaving = self.conns.iter().filter(|c| c.leaving).count();
         let mut active = self.conns.len() - leaving;
         for _ in 0..ACCEPTS_PER_TURN {
-            let stream = match listener.accept() {
-                Ok((stream, _)) => stream,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // Born non-blocking, so no second call to make it so.
+            let stream = match rustix::net::accept_with(
+                listener,
+                SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            ) {
+                Ok(stream) => stream,
+                Err(Errno::AGAIN) => break,
+                Err(Errno::INTR) => continue,
                 Err(e) => {
                     // EMFILE and friends: leave the rest in the backlog until a connection
                     // closes or the pause is over.
                     if self.accept_paused_until.is_none() {
-                        log::warn!("accept: {e} (not accepting for a while)");
+                        note(
+                            Level::Warn,
+                            format_args!("accept: {e} (not accepting for a while)"),
+                        );
                     }
                     self.accept_paused_until = Some(now + ACCEPT_PAUSE);
                     break;
                 }
             };
-            if stream.set_nonblocking(true).is_err() {
-                continue;
-            }
-            let _ = stream.set_nodelay(true);
+            let _ = rustix::net::sockopt::set_tcp_nodelay(&stream, true);
             let mut conn = Conn {
                 id: self.next_id,
-                http: Connection::new(stream, now),
+                http: Connection::new(Socket(stream), now),
                 parked: None,
                 leaving: false,
             };
@@ -489,53 +511,43 @@ impl Server {
     fn serve(&mut self, i: usize, now: Instant) {
         loop {
             let c = &mut self.conns[i];
-            if let Some(mut p) = c.parked.take_if(|p| p.pending.is_none()) {
-                // Waiting on shared state: route again (the request moves out and back in,
-                // no copy per turn).
-                match api::route(&p.request, &mut self.state, &mut self.ctx, p.id, p.at) {
-                    Outcome::Wait => {
-                        self.conns[i].parked = Some(p);
+            // A request waiting on shared state is routed again (it moves out and back in, no
+            // copy per turn); else the next complete request, if nothing else is parked.
+            let (mut p, fresh) = match c.parked.take_if(|p| p.pending.is_none()) {
+                Some(p) => (p, false),
+                None if c.parked.is_some() => break,
+                None => match c.http.next_request() {
+                    Ok(Some(request)) => {
+                        self.next_id += 1;
+                        let p = Parked {
+                            id: self.next_id - 1,
+                            request,
+                            at: now,
+                            pending: None,
+                        };
+                        (p, true)
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        let resp = Response::error(e.status(), &e.message()).closing();
+                        self.answer(i, None, &resp, now);
                         break;
                     }
-                    Outcome::Respond(resp) => self.answer(i, Some(&p.request), &resp, now),
-                    Outcome::Command(pending) => {
-                        p.pending = Some(pending);
-                        self.conns[i].parked = Some(p);
-                        break;
-                    }
-                }
-                continue;
-            }
-            if c.parked.is_some() {
-                break;
-            }
-            let req = match c.http.next_request() {
-                Ok(Some(req)) => req,
-                Ok(None) => break,
-                Err(e) => {
-                    let resp = Response::error(e.status(), &e.message()).closing();
-                    self.answer(i, None, &resp, now);
-                    break;
-                }
+                },
             };
-            let id = self.next_id;
-            self.next_id += 1;
-            let pending = match api::route(&req, &mut self.state, &mut self.ctx, id, now) {
+            match api::route(&p.request, &mut self.state, &mut self.ctx, p.id, p.at) {
                 Outcome::Respond(resp) => {
-                    self.answer(i, Some(&req), &resp, now);
+                    self.answer(i, Some(&p.request), &resp, now);
                     continue;
                 }
-                Outcome::Wait => None,
-                Outcome::Command(pending) => Some(pending),
-            };
+                Outcome::Wait => {}
+                Outcome::Command(pending) => p.pending = Some(pending),
+            }
             let c = &mut self.conns[i];
-            c.http.park();
-            c.parked = Some(Parked {
-                id,
-                request: req,
-                at: now,
-                pending,
-            });
+            if fresh {
+                c.http.park();
+            }
+            c.parked = Some(p);
             break;
         }
     }
@@ -544,7 +556,10 @@ impl Server {
     fn answer(&mut self, i: usize, req: Option<&Request>, resp: &Response, now: Instant) {
         self.ctx.stats.count(resp.status);
         if let Some(r) = req {
-            log::debug!("{} {} -> {}", r.method, r.target, resp.status);
+            note(
+                Level::Debug,
+                format_args!("{} {} -> {}", r.method, r.target, resp.status),
+            );
         }
         self.conns[i].http.respond(req, resp, now, self.date.get());
     }
@@ -563,6 +578,12 @@ impl Server {
             .client
             .cancel_unsent(&mut |t| matches!(t, Tag::Request(id) if !waited_for(*id)));
     }
+}
+
+/// Log a line of the loop at `level`: one `log` call site for them all, rather than a record
+/// built at each (the target, `banwatch::event_loop`, is the same).
+fn note(level: Level, args: std::fmt::Arguments) {
+    log::log!(level, "{args}");
 }
 
 /// Where connection `id` is now: usually at or after `from` (nothing moved since poll, and
@@ -621,7 +642,7 @@ fn recycle(mut fds: Vec<PollFd<'_>>) -> Vec<PollFd<'static>> {
 mod tests {
     use super::*;
     use std::io::{Read, Write};
-    use std::net::TcpListener;
+    use std::net::{TcpListener, TcpStream};
     use std::os::unix::net::UnixStream;
 
     /// `n` connections (ids 1..=n) with their peers, over loopback TCP.
@@ -635,7 +656,7 @@ mod tests {
                 ours.set_nonblocking(true).unwrap();
                 let conn = Conn {
                     id,
-                    http: Connection::new(ours, now),
+                    http: Connection::new(Socket(ours.into()), now),
                     parked: None,
                     leaving: false,
                 };

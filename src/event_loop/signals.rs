@@ -1,7 +1,7 @@
 //! The signal pipes: SIGTERM/SIGINT (stop) and SIGHUP (reload) handlers write a byte to a pipe
 //! the loop polls, so a signal is handled in the loop like any readiness.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use rustix::pipe::PipeFlags;
 
@@ -19,7 +19,9 @@ pub fn install_signals() -> std::io::Result<Signals> {
     let flags = PipeFlags::NONBLOCK | PipeFlags::CLOEXEC;
     let (stop, stop_w) = rustix::pipe::pipe_with(flags)?;
     let (reload, reload_w) = rustix::pipe::pipe_with(flags)?;
-    signal_hook::low_level::pipe::register(SIGTERM, stop_w.try_clone()?)?;
+    // SIGTERM and SIGINT share one write end: registered by number for SIGTERM, and owned
+    // (kept open for the process's life) by SIGINT's registration, rather than a duplicate.
+    signal_hook::low_level::pipe::register_raw(SIGTERM, stop_w.as_raw_fd())?;
     signal_hook::low_level::pipe::register(SIGINT, stop_w)?;
     signal_hook::low_level::pipe::register(SIGHUP, reload_w)?;
     Ok(Signals { stop, reload })
