@@ -600,6 +600,68 @@ pub fn finish(pending: &Pending, result: Result<Value, Error>, state: &mut State
 mod tests {
     use super::*;
 
+    /// Both ways between the router and docs/openapi.yaml: every documented path is routed,
+    /// every route is reached by a documented path, and each listed path is documented.
+    #[test]
+    fn the_router_and_the_openapi_spec_name_the_same_paths() {
+        let spec = include_str!("../../docs/openapi.yaml");
+        let documented: Vec<&str> = spec
+            .lines()
+            .filter_map(|l| l.strip_prefix("  /")?.strip_suffix(':'))
+            .collect();
+        assert!(
+            documented.len() >= 10,
+            "no paths read from the spec: {documented:?}"
+        );
+        // The match has no wildcard: a new Route fails to compile until it is placed here.
+        let index = |r: Route| match r {
+            Route::Page => 0,
+            Route::Livez => 1,
+            Route::Health => 2,
+            Route::Metrics => 3,
+            Route::Status => 4,
+            Route::Jails => 5,
+            Route::Jail => 6,
+            Route::JailBans => 7,
+            Route::JailBan => 8,
+            Route::History => 9,
+            Route::BannedIp => 10,
+        };
+        let mut reached = [false; 11];
+        for path in &documented {
+            let seg: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+            let (route, _) =
+                lookup(&seg).unwrap_or_else(|| panic!("/{path} is documented, not routed"));
+            reached[index(route)] = true;
+        }
+        assert!(
+            reached.iter().all(|r| *r),
+            "a route no documented path reaches: {reached:?}"
+        );
+        for path in [
+            "",
+            "app.js",
+            "app.css",
+            "livez",
+            "health",
+            "readyz",
+            "api/health",
+            "metrics",
+            "api/v1/status",
+            "api/v1/jails",
+            "api/v1/jails/{jail}",
+            "api/v1/jails/{jail}/bans",
+            "api/v1/jails/{jail}/bans/{ip}",
+            "api/v1/bans/{ip}",
+            "api/v1/history",
+        ] {
+            assert!(
+                documented.contains(&path),
+                "/{path} is routed, not documented"
+            );
+        }
+    }
+
     #[test]
     fn ip_validation_accepts_addresses_and_cidr_only() {
         assert_eq!(validate_ip("203.0.113.5").unwrap(), "203.0.113.5");
