@@ -9,9 +9,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
-use rustix::net::{AddressFamily, SendFlags, SocketFlags, SocketType};
+use rustix::net::SendFlags;
 
 /// The most of a reply we read: enough for a status line and a health body.
 const MAX_REPLY: usize = 64 * 1024;
@@ -153,12 +153,7 @@ fn get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
 /// `TcpStream::connect_timeout` words them. Through rustix, whose socket calls the fail2ban client
 /// links anyway.
 fn connect(addr: &SocketAddr, deadline: Instant) -> std::io::Result<OwnedFd> {
-    let family = match addr {
-        SocketAddr::V4(_) => AddressFamily::INET,
-        SocketAddr::V6(_) => AddressFamily::INET6,
-    };
-    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
-    let s = rustix::net::socket_with(family, SocketType::STREAM, flags, None)?;
+    let s = crate::fdio::tcp_socket(addr)?;
     match rustix::net::connect(&s, addr) {
         Ok(()) => return Ok(s),
         Err(Errno::INPROGRESS) => {}
@@ -186,10 +181,7 @@ fn ready(fd: &OwnedFd, flags: PollFlags, wait: Duration) -> bool {
             return false;
         }
         let mut fds = [PollFd::new(fd, flags)];
-        let ts = Timespec {
-            tv_sec: left.as_secs() as i64,
-            tv_nsec: i64::from(left.subsec_nanos()),
-        };
+        let ts = crate::fdio::timespec(left);
         match rustix::event::poll(&mut fds, Some(&ts)) {
             // Woken early or interrupted: look at the clock again.
             Ok(0) | Err(Errno::INTR) => {}

@@ -9,8 +9,6 @@ use std::time::Instant;
 
 use log::Level;
 
-use rustix::net::{AddressFamily, SocketFlags, SocketType};
-
 use crate::cli::{self, Command, ServeConfig};
 use crate::context::Context;
 use crate::event_loop::{self, Server};
@@ -93,12 +91,7 @@ fn query(socket: &std::path::Path, args: Vec<String>, timeout: std::time::Durati
 /// A non-blocking listener on `addr`, set up as std's `TcpListener::bind` does it (SO_REUSEADDR,
 /// a backlog of 128), through rustix, whose socket calls are linked anyway.
 fn listen(addr: SocketAddr) -> std::io::Result<OwnedFd> {
-    let family = match addr {
-        SocketAddr::V4(_) => AddressFamily::INET,
-        SocketAddr::V6(_) => AddressFamily::INET6,
-    };
-    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
-    let fd = rustix::net::socket_with(family, SocketType::STREAM, flags, None)?;
+    let fd = crate::fdio::tcp_socket(&addr)?;
     rustix::net::sockopt::set_socket_reuseaddr(&fd, true)?;
     rustix::net::bind(&fd, &addr)?;
     rustix::net::listen(&fd, 128)?;

@@ -15,6 +15,7 @@ mod commands;
 mod context;
 mod event_loop;
 pub mod fail2ban;
+mod fdio;
 mod history;
 mod http;
 mod json;

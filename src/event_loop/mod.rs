@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use log::Level;
-use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::net::SocketFlags;
 
@@ -245,10 +245,7 @@ impl Server {
         let wait = self.next_deadline(now).saturating_duration_since(now);
         // Round up so we do not wake a hair early and spin once more.
         let wait = wait + Duration::from_micros(if wait.is_zero() { 0 } else { 500 });
-        let timeout = Timespec {
-            tv_sec: wait.as_secs() as i64,
-            tv_nsec: i64::from(wait.subsec_nanos()),
-        };
+        let timeout = crate::fdio::timespec(wait);
 
         let mut fds: Vec<PollFd<'_>> = std::mem::take(&mut self.poll_buf);
         fds.push(PollFd::new(&self.signals.stop, PollFlags::IN));

@@ -548,10 +548,7 @@ pub fn query<T>(
             continue;
         };
         let wait = deadline.saturating_duration_since(Instant::now());
-        let ts = rustix::event::Timespec {
-            tv_sec: wait.as_secs() as i64,
-            tv_nsec: i64::from(wait.subsec_nanos()),
-        };
+        let ts = crate::fdio::timespec(wait);
         let mut fds = [PollFd::new(&fd, client.interest())];
         match rustix::event::poll(&mut fds, Some(&ts)) {
             Ok(_) | Err(Errno::INTR) => {}
