@@ -62,26 +62,22 @@ fn addresses(authority: &str) -> Result<[Option<SocketAddr>; 2], String> {
         }
         _ => (authority, 80),
     };
-    let bracketed = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
-    let ips: [Option<IpAddr>; 2] = if host.eq_ignore_ascii_case("localhost") {
-        [
-            Some(Ipv4Addr::LOCALHOST.into()),
-            Some(Ipv6Addr::LOCALHOST.into()),
-        ]
-    } else {
-        // IPv6 only in brackets, IPv4 only without (the `IpAddr` parser is linked for the API).
-        match bracketed.unwrap_or(host).parse::<IpAddr>() {
-            Ok(ip) if ip.is_ipv6() == bracketed.is_some() => [Some(ip), None],
-            _ => {
-                return Err(format!(
-                    "'{host}' is not an IP address or localhost: banwatch check does not resolve \
-                     host names; give the address (http://127.0.0.1:9191/health, \
-                     http://[::1]:9191/health)"
-                ))
-            }
-        }
-    };
-    Ok(ips.map(|ip| ip.map(|ip| SocketAddr::new(ip, port))))
+    if host.eq_ignore_ascii_case("localhost") {
+        let at = |ip: IpAddr| Some(SocketAddr::new(ip, port));
+        return Ok([
+            at(Ipv4Addr::LOCALHOST.into()),
+            at(Ipv6Addr::LOCALHOST.into()),
+        ]);
+    }
+    // IPv6 only in brackets, IPv4 only without: `--listen`'s reading of an address.
+    match crate::cli::socket_addr(&format!("{host}:{port}")) {
+        Some(addr) => Ok([Some(addr), None]),
+        None => Err(format!(
+            "'{host}' is not an IP address or localhost: banwatch check does not resolve \
+             host names; give the address (http://127.0.0.1:9191/health, \
+             http://[::1]:9191/health)"
+        )),
+    }
 }
 
 /// The reply's status and its body on one line (`one_line`).

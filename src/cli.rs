@@ -307,7 +307,7 @@ fn serve_config(
 
 /// `IPv4:port` or `[IPv6]:port` (with an optional `%scope`): what std's `SocketAddr` parser
 /// accepts, through the `IpAddr` parser the API links anyway.
-fn socket_addr(text: &str) -> Option<SocketAddr> {
+pub fn socket_addr(text: &str) -> Option<SocketAddr> {
     // Digits only, as that parser reads a port or scope: no sign, leading zeros allowed.
     let decimal = |text: &str| {
         text.bytes()
