@@ -5,6 +5,12 @@
 //! The output is deterministic (same assets, same bytes, same ETag): the 10-byte gzip header is
 //! written here with MTIME 0 and OS 255 ("unknown"), then miniz_oxide's raw deflate stream at its
 //! best level, then the CRC32 and length of the input (RFC 1952).
+//!
+//! It also links the release binary without unwind tables (build/no-unwind-tables.ld): with
+//! panic = "abort" nothing unwinds, and the tables were 58 KB of the stripped x86_64 binary (a
+//! tenth of it). A panic still prints its message and location; only `RUST_BACKTRACE`'s frames
+//! go, which a stripped binary printed as bare addresses. Builds that unwind (tests, debug)
+//! keep them.
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +21,7 @@ const ASSETS: [&str; 3] = ["index.html", "app.js", "app.css"];
 const LEVEL: u8 = 10;
 
 fn main() {
+    unwind_tables();
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     for name in ASSETS {
         let src = Path::new("assets").join(name);
@@ -23,6 +30,20 @@ fn main() {
         let dst = out.join(format!("{name}.gz"));
         std::fs::write(&dst, gzip(&raw)).unwrap_or_else(|e| panic!("{}: {e}", dst.display()));
     }
+}
+
+/// Drops the unwind tables from release binaries, which Cargo.toml builds with panic = "abort"
+/// (the build script's CARGO_CFG_PANIC is the target's default, not the profile's), on Linux,
+/// linked by a cc-style driver: GNU ld and LLD both take the script's INSERT.
+fn unwind_tables() {
+    let var = |name| std::env::var(name).unwrap_or_default();
+    if var("PROFILE") != "release" || var("CARGO_CFG_TARGET_OS") != "linux" {
+        return;
+    }
+    let script = Path::new(&var("CARGO_MANIFEST_DIR")).join("build/no-unwind-tables.ld");
+    println!("cargo:rerun-if-changed={}", script.display());
+    println!("cargo:rustc-link-arg-bins=-Wl,--no-eh-frame-hdr");
+    println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
 }
 
 /// One gzip member (RFC 1952) holding `data`.
